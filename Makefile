@@ -1,0 +1,27 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, no GPU):
+#   make repro   install, then run the whole pipeline (dvc repro) on the default params
+#   make test    install (with the test extras and Chromium), then run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install repro test chromium
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# tinysoundfont's metadata asks for pyaudio (only used for live playback), which cannot build here
+	$(BIN)/pip install --quiet --no-deps 'tinysoundfont==0.3.7'
+	touch $@
+
+repro: install
+	DVC_NO_ANALYTICS=1 $(BIN)/dvc repro
+
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install chromium
+	$(BIN)/python -m pytest

@@ -1,0 +1,285 @@
+"""How clips become model tensors and back: invertible layouts with a stored scale.
+
+A layout maps a batch of clips (N, L) to model inputs (N, *layout.shape) as
+`x = scale * arrange(audio)` and back with the exact inverse, so anything the model produces can be
+listened to. `scale` is chosen once from the training split (`fit_scale`) and saved with the
+tensors (`to_dict`), so every later stage maps samples back to audio the same way.
+
+Layouts:
+- `waveform2d`: the clip reshaped row by row into a 1 x side x side image (the study's choice).
+- `waveform1d`: the clip as one 1 x L channel.
+- `stft`: real and imaginary STFT parts, 2 x (n_fft//2 + 1) x frames; 2x128x128 for 16384 samples
+  with n_fft 254, hop 128.
+- `image`: square uint8 images zero-padded to padded_size (FashionMNIST sanity check); no audio.
+
+Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
+gets 0.5/std(train coefficients), since a peak rule would let a few loud low bins squash the rest;
+images get 1/255, so pixels lie in [0, 1] like the score-SDE tutorial's MNIST.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+STFT_TARGET_STD = 0.5
+PIXEL_MAX = 255
+
+
+@dataclass(frozen=True)
+class Layout(abc.ABC):
+    """Base of all layouts: checks shapes and applies the scale around `_arrange`/`_unarrange`."""
+
+    name: ClassVar[str]
+    clip_samples: int
+    sample_rate: int
+    scale: float = 1.0
+
+    def __post_init__(self):
+        if not (isinstance(self.clip_samples, int) and self.clip_samples > 0):
+            raise ValueError(f"{self.name}: clip_samples must be a positive int, got {self.clip_samples!r}")
+        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"{self.name}: scale must be a positive finite number, got {self.scale!r}")
+        self._check_sample_rate()
+
+    def _check_sample_rate(self):
+        if not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
+            raise ValueError(f"{self.name}: sample_rate must be a positive int, got {self.sample_rate!r}")
+
+    @property
+    @abc.abstractmethod
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one model example (C, ...)."""
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one example before arranging: (L,) for audio."""
+        return (self.clip_samples,)
+
+    def to_model(self, data: torch.Tensor) -> torch.Tensor:
+        """Data (N, *data_shape), i.e. clips (N, L) -> model tensor (N, *shape), scaled."""
+        _check_shape("input", data, self.data_shape, self.name)
+        return self._arrange(data) * self.scale
+
+    def to_audio(self, x: torch.Tensor) -> torch.Tensor:
+        """Model tensor (N, *shape) -> clips (N, L); the exact inverse of `to_model`."""
+        _check_shape("model tensor", x, self.shape, self.name)
+        return self._unarrange(x / self.scale)
+
+    def fit_scale(self, train: torch.Tensor) -> Layout:
+        """A copy whose scale maps the training data `train` (N, L) into the model's range."""
+        unscaled = dataclasses.replace(self, scale=1.0).to_model(train)
+        return dataclasses.replace(self, scale=self._scale_for(unscaled))
+
+    def to_dict(self) -> dict:
+        return {"layout": self.name, **dataclasses.asdict(self)}
+
+    @abc.abstractmethod
+    def _arrange(self, data: torch.Tensor) -> torch.Tensor:
+        """Unscaled data (N, *data_shape) -> (N, *shape)."""
+
+    @abc.abstractmethod
+    def _unarrange(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact inverse of `_arrange`."""
+
+    def _scale_for(self, unscaled: torch.Tensor) -> float:
+        """The waveform rule: 1/peak, so the training data fills [-1, 1]."""
+        peak = unscaled.abs().max().item() if unscaled.numel() else 0.0
+        if not peak > 0:
+            raise ValueError(f"{self.name}: the training data is silent (peak 0); cannot choose a scale")
+        return 1.0 / peak
+
+
+@dataclass(frozen=True)
+class Waveform2d(Layout):
+    """The clip as a 1 x side x side image, filled row by row (sample side*r + c at row r, column c)."""
+
+    name: ClassVar[str] = "waveform2d"
+
+    def __post_init__(self):
+        super().__post_init__()
+        side = math.isqrt(self.clip_samples)
+        if side * side != self.clip_samples:
+            raise ValueError(
+                f"waveform2d: clip_samples={self.clip_samples} is not a square number of samples; "
+                f"nearest fits are {side}x{side}={side * side} and {side + 1}x{side + 1}={(side + 1) ** 2}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        side = math.isqrt(self.clip_samples)
+        return (1, side, side)
+
+    def _arrange(self, data):
+        return data.reshape(len(data), *self.shape)
+
+    def _unarrange(self, x):
+        return x.reshape(len(x), self.clip_samples)
+
+
+@dataclass(frozen=True)
+class Waveform1d(Layout):
+    """The clip as a single 1 x L channel, for 1-D networks."""
+
+    name: ClassVar[str] = "waveform1d"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, self.clip_samples)
+
+    def _arrange(self, data):
+        return data.reshape(len(data), 1, self.clip_samples)
+
+    def _unarrange(self, x):
+        return x.reshape(len(x), self.clip_samples)
+
+
+@dataclass(frozen=True)
+class Stft(Layout):
+    """Real and imaginary STFT parts as 2 channels: frequency bins x frames.
+
+    Frames start at hop*t - pad_left with pad = (frames-1)*hop + n_fft - L split evenly, the fewest
+    frames that cover every sample. The Hamming window never reaches zero, so the overlap-add
+    envelope is non-zero everywhere (NOLA) and `torch.istft` inverts exactly even at the padded
+    edges, where a Hann window would vanish. The imaginary parts of the DC and Nyquist bins are zero
+    for real audio; for any other tensor `to_audio` gives the least-squares fit.
+    """
+
+    name: ClassVar[str] = "stft"
+    n_fft: int = 254
+    hop: int = 128
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (isinstance(self.n_fft, int) and isinstance(self.hop, int) and 0 < self.hop <= self.n_fft):
+            raise ValueError(
+                f"stft: need ints 0 < hop <= n_fft so every sample is in a frame, got n_fft={self.n_fft!r}, hop={self.hop!r}"
+            )
+
+    @property
+    def frames(self) -> int:
+        return 1 + max(0, math.ceil((self.clip_samples - self.n_fft) / self.hop))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (2, self.n_fft // 2 + 1, self.frames)
+
+    @property
+    def _padding(self) -> tuple[int, int]:
+        total = (self.frames - 1) * self.hop + self.n_fft - self.clip_samples
+        return total // 2, total - total // 2
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.hamming_window(self.n_fft, dtype=like.dtype, device=like.device)
+
+    def _arrange(self, data):
+        padded = F.pad(data, self._padding)
+        spec = torch.stft(padded, self.n_fft, self.hop, window=self._window(data), center=False, return_complex=True)
+        return torch.stack([spec.real, spec.imag], dim=1)
+
+    def _unarrange(self, x):
+        spec = torch.complex(x[:, 0], x[:, 1])
+        left, right = self._padding
+        padded = torch.istft(
+            spec, self.n_fft, self.hop, window=self._window(x), center=False, length=left + self.clip_samples + right
+        )
+        return padded[:, left : left + self.clip_samples]
+
+    def _scale_for(self, unscaled):
+        std = unscaled.std().item()
+        if not std > 0:
+            raise ValueError("stft: the training data is silent (coefficient std 0); cannot choose a scale")
+        return STFT_TARGET_STD / std
+
+
+@dataclass(frozen=True)
+class Image(Layout):
+    """Square uint8 images (N, side, side), zero-padded to 1 x padded_size x padded_size.
+
+    `clip_samples` is the pixel count side*side and `sample_rate` must be 0: images are not audio.
+    """
+
+    name: ClassVar[str] = "image"
+    padded_size: int = 32
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.side * self.side != self.clip_samples:
+            raise ValueError(f"image: clip_samples must be the pixel count of a square image, got {self.clip_samples}")
+        if not (isinstance(self.padded_size, int) and self.padded_size >= self.side):
+            raise ValueError(f"image: padded_size must be an int >= the image side {self.side}, got {self.padded_size!r}")
+
+    def _check_sample_rate(self):
+        if self.sample_rate != 0:
+            raise ValueError(f"image: images have no sample rate; pass sample_rate=0, got {self.sample_rate!r}")
+
+    @property
+    def side(self) -> int:
+        return math.isqrt(self.clip_samples)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, self.padded_size, self.padded_size)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return (self.side, self.side)
+
+    @property
+    def _padding(self) -> tuple[int, int]:
+        total = self.padded_size - self.side
+        return total // 2, total - total // 2
+
+    def _arrange(self, data):
+        left, right = self._padding
+        return F.pad(data.float().unsqueeze(1), (left, right, left, right), value=0.0)
+
+    def _unarrange(self, x):
+        left, _ = self._padding
+        return x[:, 0, left : left + self.side, left : left + self.side]
+
+    def to_audio(self, x):
+        raise ValueError("layout 'image' holds images, not audio: it has no to_audio; use to_images")
+
+    def to_images(self, x: torch.Tensor) -> torch.Tensor:
+        """Model tensor (N, 1, padded, padded) -> uint8 images (N, side, side), rounded and clipped."""
+        _check_shape("model tensor", x, self.shape, self.name)
+        return self._unarrange(x / self.scale).round().clamp(0, PIXEL_MAX).to(torch.uint8)
+
+    def _scale_for(self, unscaled):
+        return 1.0 / PIXEL_MAX
+
+
+LAYOUTS: dict[str, type[Layout]] = {cls.name: cls for cls in (Waveform2d, Waveform1d, Stft, Image)}
+
+
+def make_layout(name: str, clip_samples: int, sample_rate: int, scale: float = 1.0, **options) -> Layout:
+    """Build the layout `name` for clips of `clip_samples` samples; `options` are its extra fields."""
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}; accepted: {', '.join(LAYOUTS)}")
+    cls = LAYOUTS[name]
+    accepted = [f.name for f in dataclasses.fields(cls) if f.name not in ("clip_samples", "sample_rate", "scale")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"layout {name!r} has no option(s) {unknown}; accepted: {accepted or 'none'}")
+    return cls(clip_samples=clip_samples, sample_rate=sample_rate, scale=scale, **options)
+
+
+def layout_from_dict(d: dict) -> Layout:
+    """Rebuild a layout from `to_dict()` output (as stored in layout.json)."""
+    d = dict(d)
+    if "layout" not in d:
+        raise ValueError(f"layout dict has no 'layout' key: {d}")
+    return make_layout(d.pop("layout"), **d)
+
+
+def _check_shape(what: str, t: torch.Tensor, shape: tuple[int, ...], layout: str) -> None:
+    if not isinstance(t, torch.Tensor) or tuple(t.shape[1:]) != shape or t.ndim != len(shape) + 1:
+        given = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+        raise ValueError(f"{layout}: {what} must have shape (N, {', '.join(map(str, shape))}), got {given}")

@@ -1,0 +1,83 @@
+"""What every stage shares: the file layout, atomic outputs and clean error reporting."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from stages.config import ParamsError
+
+NOTES_DIR = Path("data/notes")
+CLEAN_DIR = Path("data/clean")
+TENSORS_DIR = Path("data/tensors")
+RUNS_DIR = Path("runs")
+RESULTS_DIR = Path("results")
+PLOTS_DIR = Path("plots")
+REPORT_DIR = Path("report")
+
+
+class StageError(Exception):
+    """An expected failure (bad input, bad data); reported as a message, not a traceback."""
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}"
+
+
+def train_dir(point: str) -> Path:
+    return RUNS_DIR / point / "train"
+
+
+def samples_dir(point: str) -> Path:
+    return RUNS_DIR / point / "samples"
+
+
+def sampling_metrics_file(point: str) -> Path:
+    """Beside, not inside, the samples directory: DVC forbids a metrics file inside an output."""
+    return RUNS_DIR / point / "sampling.json"
+
+
+def eval_dir(point: str) -> Path:
+    return RUNS_DIR / point / "eval"
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path):
+    """Yield a fresh temporary directory that replaces `path` only if the block succeeds.
+
+    DVC caches a stage's outputs after it exits; writing beside the final path and renaming at the
+    end means a failed or interrupted stage never leaves a half-written output behind.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temp file, then rename), so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def run_stage(main) -> None:
+    """Run a stage's main(); expected errors print one clear message and exit with status 2."""
+    try:
+        main()
+    except (ParamsError, StageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,84 @@
+"""Score one grid point's checkpoints and samples: python -m stages.evaluate POINT.
+
+Per checkpoint: bits per dimension of the first `evaluate.likelihood.examples` test clips
+through the probability-flow ODE, in units of the stored 16-bit audio (see
+sgm.metrics.data_bin_width), and the ODE's NFE; it does not depend on the sampler. Per
+checkpoint and sampler: pitchedness, pitch accuracy, spectral flatness and the Frechet distance
+of the samples' CREPE embeddings to the held-out clips'.
+Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>": {...}}}.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from sgm.likelihood import bits_per_dim, log_likelihood
+from sgm.losses import score_fn_from_net
+from sgm.metrics import audio_metrics, data_bin_width
+from sgm.train import load_for_inference
+from stages.common import StageError, checkpoint_name, eval_dir, run_stage, samples_dir, train_dir, write_json
+from stages.config import Evaluate, load_params
+from stages.reference import RealData, load_real_data
+
+
+def metrics_file(point: str):
+    return eval_dir(point) / "metrics.json"
+
+
+def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int) -> dict[str, float]:
+    """Mean bits/dim of the first test clips under a checkpoint, and the NFE it took; {} for STFT tensors."""
+    bin_width = data_bin_width(real.layout)
+    if bin_width is None:
+        return {}
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    net, sde = load_for_inference(checkpoint, device=device)
+    x = real.test["x"][: settings.likelihood.examples].to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    likelihood = settings.likelihood
+    logp, nfe = log_likelihood(score_fn_from_net(net, sde), sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
+    return {"bpd": bits_per_dim(logp, x[0].numel(), bin_width).mean().item(), "bpd_nfe": float(nfe)}
+
+
+def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str, float]:
+    """The four audio numbers of one sampler's samples."""
+    audio = torch.load(samples_file, weights_only=True)["audio"]
+    try:
+        return audio_metrics(
+            audio,
+            real.layout.sample_rate,
+            real.heldout_analysis.embedding,
+            settings.periodicity_threshold,
+            settings.crepe_model,
+            real.pitch_range,
+        )
+    except ValueError as err:
+        raise StageError(f"{samples_file}: {err}") from None
+
+
+def main() -> None:
+    params = load_params()
+    point = sys.argv[1] if len(sys.argv) == 2 else None
+    if point not in params.grid:
+        raise StageError(f"usage: python -m stages.evaluate POINT, with POINT one of: {', '.join(params.grid)}")
+    settings = params.evaluate
+    names = [checkpoint_name(epoch) for epoch in params.train.epochs]
+    checkpoints = {name: train_dir(point) / "checkpoints" / f"{name}.pt" for name in names}
+    samples = {(name, sampler): samples_dir(point) / name / sampler / "samples.pt" for name in names for sampler in params.sample.samplers}
+    missing = [str(path) for path in [*checkpoints.values(), *samples.values()] if not path.is_file()]
+    if missing:
+        raise StageError("missing input(s) (run the train and sample stages first):\n  " + "\n  ".join(missing))
+
+    real = load_real_data(settings)
+    metrics = {}
+    for name, checkpoint in checkpoints.items():
+        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed)
+        if real.heldout is not None:
+            for sampler in params.sample.samplers:
+                metrics[name][sampler] = sample_quality(samples[name, sampler], real, settings)
+    write_json(metrics_file(point), metrics)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,86 @@
+"""Sample every checkpoint of one grid point with every sampler: python -m stages.sample POINT.
+
+Writes each sample as a WAV file and all of them as a tensor, plus the NFE and seconds per sample.
+All samplers of one checkpoint start from the same seeded prior draws, so they compare like for like.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import torch
+
+from sgm.audio_io import write_wav
+from sgm.layouts import layout_from_dict
+from sgm.losses import score_fn_from_net
+from sgm.sampling import get_sampler
+from sgm.train import load_for_inference
+from stages.common import (
+    TENSORS_DIR,
+    StageError,
+    atomic_dir,
+    checkpoint_name,
+    run_stage,
+    samples_dir,
+    sampling_metrics_file,
+    train_dir,
+    write_json,
+)
+from stages.config import load_params
+
+
+def main() -> None:
+    params = load_params()
+    point = sys.argv[1] if len(sys.argv) == 2 else None
+    if point not in params.grid:
+        raise StageError(f"usage: python -m stages.sample POINT, with POINT one of: {', '.join(params.grid)}")
+    settings = params.sample
+    layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    metrics = {}
+    with atomic_dir(samples_dir(point)) as out:
+        for epoch in params.train.epochs:
+            ckpt = checkpoint_name(epoch)
+            net, sde = load_for_inference(train_dir(point) / "checkpoints" / f"{ckpt}.pt", device=device)
+            score_fn = score_fn_from_net(net, sde)
+            metrics[ckpt] = {}
+            for sampler in settings.samplers:
+                x, nfe, seconds = draw(get_sampler(sampler), score_fn, sde, layout.shape, settings, sampler, params.seed, device)
+                metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
+                save(out / ckpt / sampler, x, layout)
+    write_json(sampling_metrics_file(point), metrics)
+
+
+def draw(sample_fn, score_fn, sde, shape, settings, sampler, seed, device):
+    """Draw n_samples in batches; return them on the CPU, the mean NFE per batch and the seconds."""
+    generator = torch.Generator(device).manual_seed(seed)
+    batches, nfes = [], []
+    start = time.perf_counter()
+    with torch.no_grad():
+        for first in range(0, settings.n_samples, settings.batch_size):
+            size = min(settings.batch_size, settings.n_samples - first)
+            x, nfe = sample_fn(score_fn, sde, (size, *shape), **settings.settings(sampler), generator=generator, device=device)
+            batches.append(x.float().cpu())
+            nfes.append(nfe)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return torch.cat(batches), sum(nfes) / len(nfes), time.perf_counter() - start
+
+
+def save(directory, x, layout):
+    """Write samples.pt and, for audio layouts, one WAV per sample."""
+    directory.mkdir(parents=True)
+    record = {"x": x}
+    if layout.name != "image":
+        audio = layout.to_audio(x)
+        record["audio"] = audio
+        for i, clip in enumerate(audio):
+            write_wav(directory / f"sample_{i:03d}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
+    torch.save(record, directory / "samples.pt")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,122 @@
+"""Layouts: exact inverses, the row-by-row waveform image, scale rules and size errors."""
+
+import json
+
+import pytest
+import torch
+
+from sgm.layouts import layout_from_dict, make_layout
+
+L = 16384
+SR = 44100
+
+
+def random_audio(n=3, length=L, dtype=torch.float64, seed=0):
+    return torch.rand(n, length, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 2 - 1
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "shape"),
+    [("waveform2d", {}, (1, 128, 128)), ("waveform1d", {}, (1, 16384)), ("stft", {"n_fft": 254, "hop": 128}, (2, 128, 128))],
+)
+def test_audio_layouts_invert_exactly(name, options, shape):
+    layout = make_layout(name, L, SR, scale=3.7, **options)
+    audio = random_audio()
+    x = layout.to_model(audio)
+    assert layout.shape == shape
+    assert x.shape == (3, *shape)
+    back = layout.to_audio(x)
+    assert back.shape == audio.shape
+    assert (back - audio).abs().max() < 1e-12
+
+
+def test_stft_round_trip_in_float32_is_within_1e_5_relative():
+    layout = make_layout("stft", L, SR, n_fft=254, hop=128).fit_scale(random_audio(8, dtype=torch.float32))
+    audio = random_audio(8, dtype=torch.float32, seed=1)
+    error = (layout.to_audio(layout.to_model(audio)) - audio).abs().max() / audio.abs().max()
+    assert error < 1e-5
+
+
+def test_stft_frames_cover_odd_lengths_too():
+    layout = make_layout("stft", 1000, SR, n_fft=62, hop=32)
+    assert layout.shape == (2, 32, 31)  # 30 hops of 32 + 62 = 1022 >= 1000 samples
+    audio = random_audio(2, 1000)
+    assert (layout.to_audio(layout.to_model(audio)) - audio).abs().max() < 1e-12
+
+
+def test_stft_channels_are_real_and_imaginary_parts_of_a_spectrum():
+    t = torch.arange(L, dtype=torch.float64)
+    bin_index = 20  # a sine exactly on bin 20 of a 254-point FFT
+    sine = torch.sin(2 * torch.pi * bin_index * t / 254)[None]
+    magnitude = make_layout("stft", L, SR).to_model(sine).square().sum(1).sqrt()[0]
+    assert magnitude.mean(1).argmax() == bin_index
+
+
+def test_waveform2d_fills_rows_first():
+    audio = random_audio(1)
+    x = make_layout("waveform2d", L, SR, scale=2.0).to_model(audio)
+    assert x[0, 0, 1, 0] == 2.0 * audio[0, 128]
+    assert x[0, 0, 0, 127] == 2.0 * audio[0, 127]
+    assert x[0, 0, 127, 127] == 2.0 * audio[0, L - 1]
+
+
+def test_waveform_scale_puts_the_training_peak_at_one():
+    train = random_audio() * 0.25
+    layout = make_layout("waveform2d", L, SR).fit_scale(train)
+    assert layout.scale == pytest.approx(1 / train.abs().max().item())
+    assert layout.to_model(train).abs().max().item() == pytest.approx(1.0)
+
+
+def test_stft_scale_gives_training_std_one_half():
+    train = random_audio(dtype=torch.float32) * 0.1
+    layout = make_layout("stft", L, SR).fit_scale(train)
+    assert layout.to_model(train).std().item() == pytest.approx(0.5, rel=1e-4)
+
+
+def test_silent_training_data_cannot_set_a_scale():
+    with pytest.raises(ValueError, match="silent"):
+        make_layout("waveform1d", L, SR).fit_scale(torch.zeros(2, L))
+
+
+def test_image_layout_pads_with_zero_and_maps_pixels_to_unit_range():
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    layout = make_layout("image", 28 * 28, 0).fit_scale(images)
+    x = layout.to_model(images)
+    assert layout.scale == 1 / 255
+    assert x.shape == (4, 1, 32, 32)
+    assert x[:, :, :2].abs().max() == 0 and x[:, :, :, 30:].abs().max() == 0
+    assert x[0, 0, 2, 2].item() == pytest.approx(images[0, 0, 0].item() / 255)
+    assert torch.equal(layout.to_images(x), images)
+    with pytest.raises(ValueError, match="no to_audio"):
+        layout.to_audio(x)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"), [("waveform2d", {}), ("waveform1d", {}), ("stft", {"n_fft": 126, "hop": 64}), ("image", {"padded_size": 32})]
+)
+def test_dict_round_trip_through_json(name, options):
+    clip_samples, sample_rate = (784, 0) if name == "image" else (L, SR)
+    layout = make_layout(name, clip_samples, sample_rate, scale=0.123456789, **options)
+    stored = json.loads(json.dumps(layout.to_dict()))
+    assert stored["layout"] == name and stored["scale"] == 0.123456789
+    assert layout_from_dict(stored) == layout
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: make_layout("waveform2d", 16000, SR), "clip_samples=16000 is not a square.*126x126=15876 and 127x127=16129"),
+        (lambda: make_layout("stft", L, SR, n_fft=100, hop=128), "0 < hop <= n_fft.*n_fft=100, hop=128"),
+        (lambda: make_layout("mel", L, SR), "unknown layout 'mel'; accepted: waveform2d, waveform1d, stft, image"),
+        (lambda: make_layout("stft", L, SR, nfft=254), r"no option\(s\) \['nfft'\]; accepted: \['n_fft', 'hop'\]"),
+        (lambda: make_layout("waveform1d", L, SR, scale=0.0), "scale must be a positive finite number, got 0.0"),
+        (lambda: make_layout("image", 784, SR), "pass sample_rate=0, got 44100"),
+        (lambda: make_layout("image", 28 * 28, 0, padded_size=16), "padded_size must be an int >= the image side 28, got 16"),
+        (lambda: make_layout("waveform1d", L, SR).to_model(torch.zeros(2, 100)), r"must have shape \(N, 16384\), got \(2, 100\)"),
+        (lambda: make_layout("waveform2d", L, SR).to_audio(torch.zeros(2, 1, 64, 64)), r"\(N, 1, 128, 128\), got \(2, 1, 64, 64\)"),
+        (lambda: layout_from_dict({"scale": 1.0}), "no 'layout' key"),
+    ],
+)
+def test_bad_sizes_and_names_are_reported(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

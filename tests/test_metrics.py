@@ -1,0 +1,155 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sgm.embeddings import CrepeAnalysis, analyze
+from sgm.metrics import (
+    audio_metrics,
+    clip_pitch_hz,
+    frechet_distance,
+    mean_magnitude_spectrum,
+    pitch_accuracy,
+    pitch_error_cents,
+    pitched_clips,
+    pitchedness,
+    shaped_noise,
+    spectral_flatness,
+)
+
+SAMPLE_RATE = 44100
+CLIP = 16384
+THRESHOLD = 0.5
+WHITE_NOISE_FLATNESS = math.exp(-np.euler_gamma)  # E[geometric/arithmetic mean] of exponential power bins
+
+
+def harmonic_tone(hz: float, harmonics: int = 5, phase: float = 0.0) -> torch.Tensor:
+    t = torch.arange(CLIP, dtype=torch.float64) / SAMPLE_RATE
+    partials = (torch.sin(2 * math.pi * hz * k * t + phase * k) / k for k in range(1, harmonics + 1))
+    return (0.3 * sum(partials)).float()
+
+
+def midi_hz(pitch: float) -> float:
+    return 440.0 * 2 ** ((pitch - 69) / 12)
+
+
+def white_noise(n: int, seed: int) -> torch.Tensor:
+    return 0.3 * torch.randn(n, CLIP, generator=torch.Generator().manual_seed(seed))
+
+
+PITCHES = (57, 63, 69, 75, 81, 87)  # A3..D#6, A4 at index 2
+A4 = 2
+
+
+def subset(analysis: CrepeAnalysis, rows: slice) -> CrepeAnalysis:
+    return CrepeAnalysis(analysis.f0_hz[rows], analysis.periodicity[rows], analysis.embedding[rows])
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """CREPE analyses of tones, the same notes in another timbre, white noise and a detuned A4, in one pass."""
+    n = len(PITCHES)
+    tones = torch.stack([harmonic_tone(midi_hz(p)) for p in PITCHES])
+    timbre = torch.stack([harmonic_tone(midi_hz(p), harmonics=3, phase=0.7) for p in PITCHES])
+    detuned = harmonic_tone(440.0 * 2 ** (80 / 1200))[None]
+    clips = torch.cat([tones, timbre, white_noise(n, 0), detuned])
+    analysis = analyze(clips, SAMPLE_RATE)
+    parts = {"tones": slice(0, n), "timbre": slice(n, 2 * n), "noise": slice(2 * n, 3 * n), "detuned": slice(3 * n, None)}
+    return {name: (clips[rows], subset(analysis, rows)) for name, rows in parts.items()}
+
+
+def test_a4_tone_is_pitched_and_in_tune(bank):
+    _, tones = bank["tones"]
+    a4 = subset(tones, slice(A4, A4 + 1))
+    assert abs(pitch_error_cents(clip_pitch_hz(a4, THRESHOLD), target_midi=torch.tensor([69])).item()) < 10
+    assert pitchedness(a4, THRESHOLD) == 1.0
+    assert pitch_accuracy(a4, THRESHOLD, target_midi=torch.tensor([69])) == 1.0
+    assert pitch_accuracy(tones, THRESHOLD, target_midi=torch.tensor(PITCHES)) == 1.0
+
+
+def test_white_noise_is_unpitched_and_flat(bank):
+    noise_clips, noise = bank["noise"]
+    tone_clips, _ = bank["tones"]
+    assert pitched_clips(noise, THRESHOLD).sum() == 0
+    assert pitchedness(noise, THRESHOLD) == 0.0
+    assert pitch_accuracy(noise, THRESHOLD, pitch_range=(55, 91)) == 0.0
+    assert clip_pitch_hz(noise, THRESHOLD).isnan().all()
+    assert spectral_flatness(noise_clips) == pytest.approx(WHITE_NOISE_FLATNESS, abs=0.02)
+    assert spectral_flatness(tone_clips) < 1e-6
+
+
+def test_tone_80_cents_sharp_fails_requested_pitch_but_not_nearest(bank):
+    _, detuned = bank["detuned"]
+    error = pitch_error_cents(clip_pitch_hz(detuned, THRESHOLD), target_midi=torch.tensor([69]))
+    assert error.item() == pytest.approx(80, abs=10)
+    assert pitchedness(detuned, THRESHOLD) == 1.0
+    assert pitch_accuracy(detuned, THRESHOLD, target_midi=torch.tensor([69])) == 0.0
+    assert pitch_accuracy(detuned, THRESHOLD, pitch_range=(55, 91)) == 1.0  # 20 cents below A#4
+
+
+def test_pitch_outside_the_data_range_is_measured_from_its_nearest_end():
+    errors = pitch_error_cents(torch.tensor([midi_hz(102.5), midi_hz(40.0), midi_hz(60.3)]), pitch_range=(55, 91))
+    assert errors.tolist() == pytest.approx([1150.0, -1500.0, 30.0], abs=1e-3)
+
+
+def test_frechet_distance_of_1d_gaussians_has_the_closed_form():
+    a = torch.tensor([[0.0], [2.0]])  # mean 1, unbiased variance 2
+    b = torch.tensor([[3.0], [5.0], [7.0]])  # mean 5, unbiased variance 4
+    assert frechet_distance(a, b) == pytest.approx((1 - 5) ** 2 + (math.sqrt(2) - 2) ** 2, rel=1e-12)
+
+
+def test_frechet_distance_of_commuting_2d_gaussians():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 2, generator=generator, dtype=torch.float64) * torch.tensor([1.0, 3.0])
+    b = torch.randn(400, 2, generator=generator, dtype=torch.float64) * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, -1.0])
+    var_a, var_b = a.var(dim=0), b.var(dim=0)
+    expected = (a.mean(0) - b.mean(0)).square().sum() + (var_a.sqrt() - var_b.sqrt()).square().sum()
+    cross = (a.T.cov()[0, 1] / (var_a.prod().sqrt())).abs().item(), (b.T.cov()[0, 1] / (var_b.prod().sqrt())).abs().item()
+    assert max(cross) < 0.15  # nearly diagonal, so the per-axis closed form applies to within a few percent
+    assert frechet_distance(a, b) == pytest.approx(expected.item(), rel=0.05)
+
+
+def test_frechet_distance_separates_tones_from_noise(bank):
+    tones, timbre, noise = (bank[name][1].embedding for name in ("tones", "timbre", "noise"))
+    assert abs(frechet_distance(tones, tones)) < 1e-5
+    assert frechet_distance(tones, noise) > 5 * frechet_distance(tones, timbre)
+
+
+def test_shaped_noise_has_exactly_the_reference_magnitude_spectrum():
+    clips = torch.stack([harmonic_tone(midi_hz(p)) for p in (55, 67, 79)])
+    magnitude = mean_magnitude_spectrum([clips[:2], clips[2:]])
+    assert torch.allclose(magnitude, torch.fft.rfft(clips.double()).abs().mean(0))
+    noise = shaped_noise(magnitude, 4, CLIP, torch.Generator().manual_seed(0))
+    assert noise.shape == (4, CLIP)
+    assert torch.allclose(torch.fft.rfft(noise.double()).abs(), magnitude.expand(4, -1), rtol=1e-4, atol=1e-3)
+    again = shaped_noise(magnitude, 4, CLIP, torch.Generator().manual_seed(0))
+    assert torch.equal(noise, again)
+    assert not torch.allclose(noise[0], noise[1])
+
+
+def test_audio_metrics_of_tones_and_of_noise_against_real_notes(bank):
+    reference = bank["timbre"][1].embedding
+    tones = audio_metrics(bank["tones"][0], SAMPLE_RATE, reference, THRESHOLD, pitch_range=(55, 91))
+    noise = audio_metrics(white_noise(3, 3), SAMPLE_RATE, reference, THRESHOLD, pitch_range=(55, 91))
+    assert tones["pitchedness"] == tones["pitch_accuracy"] == 1.0
+    assert noise["pitchedness"] == noise["pitch_accuracy"] == 0.0
+    assert tones["spectral_flatness"] < 1e-6 < 0.5 < noise["spectral_flatness"]
+    assert noise["frechet_distance"] > 5 * tones["frechet_distance"]
+
+
+def test_bad_input_is_named(bank):
+    with pytest.raises(ValueError, match="same D, got shapes \\(3, 2\\) and \\(3, 4\\)"):
+        frechet_distance(torch.zeros(3, 2), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="at least 2 rows.*got 1 and 3"):
+        frechet_distance(torch.zeros(1, 2), torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="threshold must lie in \\(0, 1\\), got 1.5"):
+        pitched_clips(bank["noise"][1], 1.5)
+    with pytest.raises(ValueError, match="expected \\(8193,\\) for length 16384"):
+        shaped_noise(torch.ones(100), 1, CLIP)
+    with pytest.raises(ValueError, match="L >= 2048, got shape \\(1, 100\\)"):
+        spectral_flatness(torch.zeros(1, 100))
+    with pytest.raises(ValueError, match="pitch_range must be \\(lowest, highest\\), got \\(91, 55\\)"):
+        pitch_error_cents(torch.tensor([440.0]), pitch_range=(91, 55))
+    with pytest.raises(ValueError, match="no clips|at least one clip"):
+        mean_magnitude_spectrum([])

@@ -1,0 +1,155 @@
+"""End to end with real DVC in a temporary git repository: repro, an experiment, and what reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLERS = ["euler_maruyama", "predictor_corrector", "probability_flow_ode"]
+
+
+def tiny_params() -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["render"].update(
+        programs={"acoustic_grand_piano": 0, "violin": 40},
+        pitch_low=60,
+        pitch_high=62,
+        note_seconds=0.1,
+        clip_samples=1024,
+        clips_per_note=2,
+        sample_rate=16000,
+    )
+    params["preprocess"]["lowpass_hz"] = 4000.0
+    params["tensorize"]["test_fraction"] = 0.34
+    params["archs"] = {"tiny": {"blocks": 2, "channels": [8, 16], "embed_dim": 16}}
+    params["grid"] = {"tiny-1e-3": {"arch": "tiny", "lr": 1e-3}, "tiny-3e-3": {"arch": "tiny", "lr": 3e-3}}
+    params["train"].update(epochs=[1, 2], batch_size=4, max_examples=None, log_every=1)
+    params["sample"].update(
+        n_samples=2,
+        batch_size=2,
+        euler_maruyama={"steps": 5, "eps": 1e-3},
+        predictor_corrector={"steps": 5, "snr": 0.16, "corrector_steps": 1, "eps": 1e-3},
+        probability_flow_ode={"rtol": 1e-2, "atol": 1e-2, "eps": 1e-3},
+    )
+    params["evaluate"]["likelihood"].update(examples=2, rtol=1e-2, atol=1e-2)
+    params["plot"]["real_clips"] = 1
+    return params
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project in a fresh git repo, with tiny params, after a first `dvc repro`."""
+    root = tmp_path_factory.mktemp("project")
+    for name in ["dvc.yaml", ".dvcignore", "sgm", "stages"]:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    (root / ".dvc").mkdir()
+    shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
+    (root / ".gitignore").write_text((REPO / ".gitignore").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+
+    def run(*cmd, check=True):
+        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    run("git", "init", "-q")
+    run("dvc", "config", "core.check_update", "false")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "tiny project")
+    first = run("dvc", "repro")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "first run")
+    return root, run, first
+
+
+def test_repro_produces_every_output(project):
+    root, run, first = project
+    for point in ["tiny-1e-3", "tiny-3e-3"]:
+        assert f"'train@{point}'" in first.stdout
+        for epoch in ["epoch_001", "epoch_002"]:
+            assert (root / "runs" / point / "train" / "checkpoints" / f"{epoch}.pt").is_file()
+            for sampler in SAMPLERS:
+                wavs = sorted((root / "runs" / point / "samples" / epoch / sampler).glob("*.wav"))
+                assert len(wavs) == 2
+        sampling = json.loads((root / "runs" / point / "sampling.json").read_text())
+        assert set(sampling["epoch_002"]) == set(SAMPLERS)
+        assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())
+    assert "Data and pipelines are up to date" in run("dvc", "repro").stdout
+
+
+def test_changing_one_point_reruns_only_that_point(project):
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-3e-3"]["lr"] = 2e-3
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stale = run("dvc", "status").stdout
+    run("git", "checkout", "params.yaml")
+    assert "train@tiny-3e-3" in stale and "sample@tiny-3e-3" in stale
+    assert "tiny-1e-3" not in stale
+    assert "tensorize" not in stale
+
+
+def test_changing_a_sampler_setting_reruns_sampling_not_training(project):
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["sample"]["euler_maruyama"]["steps"] = 7
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stale = run("dvc", "status").stdout
+    run("git", "checkout", "params.yaml")
+    assert "sample@tiny-1e-3" in stale and "sample@tiny-3e-3" in stale
+    assert "train@" not in stale
+
+
+def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
+    root, run, _ = project
+    run("dvc", "exp", "run", "-n", "faster", "--set-param", "grid.tiny-1e-3.lr=0.01")
+    table = json.loads(run("dvc", "exp", "show", "--json").stdout)
+    baseline = next(row for row in table if row["rev"] != "workspace")
+    experiment = baseline["experiments"][0]["revs"][0]
+    assert experiment["name"] == "faster"
+    for row in (baseline["data"], experiment["data"]):
+        metrics = {}
+        for path, content in row["metrics"].items():
+            metrics[path] = content["data"]
+        for point in ["tiny-1e-3", "tiny-3e-3"]:
+            sampling = metrics[f"runs/{point}/sampling.json"]
+            assert set(sampling["epoch_002"]) >= set(SAMPLERS)
+            assert metrics[f"runs/{point}/train/metrics.json"]["epoch_002"]["test_loss"] > 0
+    lr = experiment["data"]["params"]["params.yaml"]["data"]["grid"]["tiny-1e-3"]["lr"]
+    assert lr == 0.01
+    run("git", "checkout", "params.yaml", "dvc.lock")
+    run("dvc", "checkout")
+
+
+def test_bad_params_stop_before_any_stage_works(project):
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-1e-3"]["arch"] = "missing"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run("dvc", "repro", check=False)
+    run("git", "checkout", "params.yaml")
+    run("dvc", "checkout")
+    assert result.returncode != 0
+    assert "grid point 'tiny-1e-3' names architecture 'missing'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list((root / "runs").glob("*/.*.partial"))

@@ -1,0 +1,128 @@
+"""The tensorize stage end to end on a tiny data/clean written here, for every layout."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import torch
+import yaml
+
+from sgm.layouts import layout_from_dict
+from stages import tensorize
+from stages.common import StageError
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_RATE = 8000
+CLIP = 1024  # 32 x 32 for waveform2d; 2 x 32 x 32 for stft with n_fft 62, hop 32
+NOTES, CLIPS = 6, 3
+
+
+def write_params(root: Path, layout: str) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["render"].update(sample_rate=SAMPLE_RATE, clip_samples=CLIP)
+    params["tensorize"].update(layout=layout, stft={"n_fft": 62, "hop": 32}, test_fraction=1 / 3, split_seed=0)
+    net = "unet1d" if layout == "waveform1d" else "unet2d"
+    arch = next(name for name, a in params["archs"].items() if a.get("net", "unet2d") == net)
+    params["grid"] = {"point": {"arch": arch, "lr": 1e-4}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def write_clean_audio(root: Path) -> np.ndarray:
+    """Mono 16-bit WAVs + notes.csv; returns the clips as read back, in notes.csv order."""
+    clean = root / "data" / "clean"
+    rng = np.random.default_rng(0)
+    rows = []
+    for note in range(NOTES):
+        folder = clean / f"p{note % 2:03d}_inst"
+        folder.mkdir(parents=True, exist_ok=True)
+        for clip in range(CLIPS):
+            name = f"{folder.name}/m{60 + note:03d}_c{clip}.wav"
+            soundfile.write(clean / name, rng.uniform(-0.3, 0.3, CLIP), SAMPLE_RATE, subtype="PCM_16")
+            rows.append({"file": name, "program": note % 2, "pitch": 60 + note, "note_id": note, "clip": clip})
+    pd.DataFrame(rows).to_csv(clean / "notes.csv", index=False)
+    return np.stack([soundfile.read(clean / row["file"], dtype="float32")[0] for row in rows])
+
+
+def run(root: Path, monkeypatch) -> tuple[dict, dict, dict, dict]:
+    monkeypatch.chdir(root)
+    tensorize.main()
+    out = root / "data" / "tensors"
+    load = lambda name: torch.load(out / name, weights_only=True)  # noqa: E731
+    return load("train.pt"), load("test.pt"), json.loads((out / "layout.json").read_text()), json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize(("layout", "shape"), [("waveform2d", (1, 32, 32)), ("waveform1d", (1, CLIP)), ("stft", (2, 32, 32))])
+def test_audio_layouts_end_to_end(tmp_path, monkeypatch, layout, shape):
+    write_params(tmp_path, layout)
+    audio = write_clean_audio(tmp_path)
+    train, test, stored, metrics = run(tmp_path, monkeypatch)
+
+    assert (metrics["train"], metrics["test"]) == (12, 6)
+    assert not set(train["note_id"].tolist()) & set(test["note_id"].tolist())
+    for split in (train, test):
+        assert split["x"].dtype == torch.float32 and split["x"].shape[1:] == shape
+        assert set(split) == {"x", "pitch", "program", "note_id", "clip"}
+        assert all(split[k].dtype == torch.int64 for k in ("pitch", "program", "note_id", "clip"))
+        assert torch.equal(split["pitch"], split["note_id"] + 60)
+
+    is_train = np.isin(np.repeat(np.arange(NOTES), CLIPS), train["note_id"].numpy())
+    restored = layout_from_dict(stored)
+    assert stored["layout"] == layout and stored["sample_rate"] == SAMPLE_RATE and metrics["scale"] == stored["scale"]
+    assert np.abs(restored.to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-6
+    assert np.abs(restored.to_audio(test["x"]).numpy() - audio[~is_train]).max() < 1e-6
+    if layout == "stft":
+        assert train["x"].std().item() == pytest.approx(0.5, rel=1e-3)
+        assert 0 < metrics["stft_roundtrip_max_error"] < 1e-6
+    else:
+        assert stored["scale"] == pytest.approx(1 / np.abs(audio[is_train]).max())
+        assert train["x"].abs().max().item() == pytest.approx(1.0)
+        assert "stft_roundtrip_max_error" not in metrics
+
+
+def test_image_layout_end_to_end(tmp_path, monkeypatch):
+    write_params(tmp_path, "image")
+    clean = tmp_path / "data" / "clean"
+    clean.mkdir(parents=True)
+    images = torch.randint(0, 256, (30, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    torch.save({"images": images, "labels": torch.arange(30) % 10}, clean / "images.pt")
+    train, test, stored, metrics = run(tmp_path, monkeypatch)
+
+    assert (metrics["train"], metrics["test"]) == (20, 10)
+    assert train["x"].shape == (20, 1, 32, 32) and 0 <= train["x"].min() and train["x"].max() <= 1
+    layout = layout_from_dict(stored)
+    assert torch.equal(layout.to_images(test["x"]), images[test["note_id"]])
+    assert torch.equal(train["program"], train["note_id"] % 10)
+
+
+def test_every_bad_clip_is_listed_at_once(tmp_path, monkeypatch):
+    write_params(tmp_path, "waveform2d")
+    write_clean_audio(tmp_path)
+    clean = tmp_path / "data" / "clean"
+    (clean / "p000_inst" / "m060_c0.wav").unlink()
+    soundfile.write(clean / "p001_inst" / "m061_c1.wav", np.zeros(CLIP - 1), SAMPLE_RATE, subtype="PCM_16")
+    soundfile.write(clean / "p000_inst" / "m062_c2.wav", np.zeros((CLIP, 2)), SAMPLE_RATE, subtype="PCM_16")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError) as err:
+        tensorize.main()
+    message = str(err.value)
+    assert message.startswith("3 of 18 clips are unusable")
+    assert "m060_c0.wav: listed in notes.csv but missing" in message
+    assert "m061_c1.wav: 1 channel(s), 1023 samples at 8000 Hz; expected mono, 1024 samples at 8000 Hz" in message
+    assert "m062_c2.wav: 2 channel(s), 1024 samples" in message
+    assert not (tmp_path / "data" / "tensors").exists()
+
+
+@pytest.mark.parametrize(("layout", "data"), [("image", "audio"), ("waveform2d", "images")])
+def test_layout_must_suit_the_data(tmp_path, monkeypatch, layout, data):
+    write_params(tmp_path, layout)
+    if data == "audio":
+        write_clean_audio(tmp_path)
+    else:
+        (tmp_path / "data" / "clean").mkdir(parents=True)
+        torch.save({"images": torch.zeros(4, 28, 28, dtype=torch.uint8), "labels": torch.zeros(4)}, tmp_path / "data/clean/images.pt")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=f"tensorize.layout is '{layout}', which needs"):
+        tensorize.main()

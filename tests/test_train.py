@@ -1,0 +1,160 @@
+import copy
+import math
+
+import pytest
+import torch
+
+from sgm.nets import build_net
+from sgm.sde import TutorialVESDE, make_sde
+from sgm.train import TrainingDiverged, epoch_order, evaluate_loss, load_for_inference, read_checkpoint, train
+
+CONFIG = {"net": "unet2d", "channels": [8, 16], "embed_dim": 16, "sde": {"name": "tutorial_ve", "sigma": 25.0}}
+BATCH = 8
+N = 32  # 4 steps per epoch
+
+
+def tiny_net(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_net(CONFIG["net"], CONFIG["channels"], embed_dim=CONFIG["embed_dim"])
+
+
+def stripes(n: int = N, size: int = 16, seed: int = 0) -> torch.Tensor:
+    """Images of horizontal cosine stripes with random frequency and phase: easy to learn."""
+    generator = torch.Generator().manual_seed(seed)
+    freq = torch.randint(1, 3, (n, 1, 1, 1), generator=generator)
+    phase = 2 * math.pi * torch.rand(n, 1, 1, 1, generator=generator)
+    columns = torch.arange(size).reshape(1, 1, 1, size)
+    return torch.cos(2 * math.pi * freq * columns / size + phase).expand(n, 1, size, size).contiguous()
+
+
+def run(checkpoint_dir, net=None, data=None, **overrides):
+    kwargs = dict(lr=3e-3, batch_size=BATCH, epochs=[1, 2, 3], checkpoint_dir=checkpoint_dir, seed=0, config=CONFIG)
+    kwargs.update(overrides)
+    net = tiny_net() if net is None else net
+    losses = train(net, make_sde(**CONFIG["sde"]), stripes() if data is None else data, **kwargs)
+    return net, losses
+
+
+def test_training_lowers_the_test_loss_and_writes_a_checkpoint_per_listed_epoch(tmp_path):
+    sde = make_sde(**CONFIG["sde"])
+    held_out = stripes(64, seed=1)
+    before = evaluate_loss(tiny_net(), sde, held_out, batch_size=32, seed=0)
+    logged, saved = [], []
+    net, losses = run(tmp_path, log=lambda step, metrics: logged.append((step, metrics)), log_every=5,
+                      on_checkpoint=lambda epoch, path: saved.append((epoch, path.name)))
+    after = evaluate_loss(net, sde, held_out, batch_size=32, seed=0)
+    assert after < 0.8 * before
+    assert sorted(losses) == [1, 2, 3] and all(math.isfinite(v) for v in losses.values())
+    assert saved == [(1, "epoch_001.pt"), (2, "epoch_002.pt"), (3, "epoch_003.pt")]
+    assert [step for step, _ in logged] == [5, 10]
+    assert set(logged[0][1]) == {"train_loss", "samples_per_second"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.pt", "epoch_002.pt", "epoch_003.pt", "last.pt"]
+    state = torch.load(tmp_path / "epoch_002.pt", weights_only=True)
+    assert (state["step"], state["epoch"], state["config"]) == (8, 2, CONFIG)
+    assert state["train_loss"] == {1: losses[1], 2: losses[2]}
+
+
+def test_stopping_and_resuming_gives_bitwise_the_weights_of_a_straight_run(tmp_path):
+    straight, straight_losses = run(tmp_path / "straight")
+    _, partial_losses = run(tmp_path / "resumed", max_steps=6)  # stops in the middle of epoch 2
+    assert sorted(partial_losses) == [1]
+    assert read_checkpoint(tmp_path / "resumed" / "last.pt")["batch_in_epoch"] == 2
+    resumed, resumed_losses = run(tmp_path / "resumed", net=tiny_net(seed=99))
+    assert resumed_losses == straight_losses
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    ema_straight = read_checkpoint(tmp_path / "straight" / "epoch_003.pt")["ema"]
+    ema_resumed = read_checkpoint(tmp_path / "resumed" / "epoch_003.pt")["ema"]
+    assert all(torch.equal(ema_straight[k], ema_resumed[k]) for k in ema_straight)
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    assert torch.equal(epoch_order(50, seed=3, epoch=7), epoch_order(50, seed=3, epoch=7))
+    assert sorted(epoch_order(50, 3, 7).tolist()) == list(range(50))
+    assert not torch.equal(epoch_order(50, 3, 7), epoch_order(50, 3, 8))
+    assert not torch.equal(epoch_order(50, 3, 7), epoch_order(50, 4, 7))
+
+
+def test_ema_matches_the_hand_computed_average_of_two_steps(tmp_path):
+    decay = 0.9
+    net = tiny_net()
+    initial = copy.deepcopy(net.state_dict())
+    run(tmp_path, net=net, ema_decay=decay, max_steps=1)
+    after_one = read_checkpoint(tmp_path / "last.pt")["model"]
+    run(tmp_path, ema_decay=decay, max_steps=2)
+    state = read_checkpoint(tmp_path / "last.pt")
+    for name, param in tiny_net().named_parameters():
+        expected = decay * (decay * initial[name] + (1 - decay) * after_one[name]) + (1 - decay) * state["model"][name]
+        torch.testing.assert_close(state["ema"][name], expected, rtol=0, atol=1e-6)
+        assert not torch.equal(state["ema"][name], state["model"][name])
+
+
+def test_checkpoints_load_with_weights_only_and_rebuild_the_ema_net(tmp_path):
+    run(tmp_path, epochs=[1])
+    state = torch.load(tmp_path / "epoch_001.pt", weights_only=True)
+    assert {"config", "model", "ema", "optimizer", "step", "epoch", "rng"} <= set(state)
+    net, sde = load_for_inference(tmp_path / "epoch_001.pt", device="cpu")
+    assert isinstance(sde, TutorialVESDE) and sde.sigma == 25.0
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    assert all(torch.equal(net.state_dict()[k], state["ema"][k]) for k in state["ema"])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes"])
+def test_damaged_checkpoint_is_a_value_error_naming_the_file(tmp_path, damage):
+    run(tmp_path, epochs=[1])
+    path = tmp_path / "epoch_001.pt"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if damage == "truncated" else torch.randint(0, 256, (4096,), dtype=torch.uint8).numpy().tobytes())
+    with pytest.raises(ValueError, match="epoch_001.pt is unreadable"):
+        load_for_inference(path)
+
+
+def test_checkpoint_without_ema_is_a_value_error_naming_what_is_expected(tmp_path):
+    path = tmp_path / "partial.pt"
+    torch.save({"config": CONFIG}, path)
+    with pytest.raises(ValueError, match=r"partial.pt lacks \['ema'\]"):
+        load_for_inference(path)
+
+
+def test_nan_loss_stops_training_at_its_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    run(tmp_path, epochs=[1])
+    good = {name: (tmp_path / name).read_bytes() for name in ("epoch_001.pt", "last.pt")}
+    with pytest.raises(TrainingDiverged, match=r"at step 5 \(epoch 2\)"):
+        run(tmp_path, data=stripes() * 1e30, epochs=[1, 2])  # overflows in the net: the loss is inf
+    assert {name: (tmp_path / name).read_bytes() for name in good} == good
+    assert not (tmp_path / "epoch_002.pt").exists()
+    load_for_inference(tmp_path / "epoch_001.pt")
+
+
+def test_huge_learning_rate_diverges_at_the_second_step(tmp_path):
+    with pytest.raises(TrainingDiverged, match="at step 2 "):
+        run(tmp_path, lr=1e10)
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_bad_arguments_are_listed_together(tmp_path):
+    with pytest.raises(ValueError, match=r"epochs must be .* got \[2, 1\].*batch_size must be .* got 64.*compile 'fast'"):
+        run(tmp_path, epochs=[2, 1], batch_size=64, compile="fast")
+    data = stripes()
+    data[3, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="data contains NaN"):
+        run(tmp_path, data=data)
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    run(tmp_path, max_steps=2)
+    other = {**CONFIG, "sde": {"name": "tutorial_ve", "sigma": 50.0}}
+    with pytest.raises(ValueError, match="last.pt was written for config"):
+        run(tmp_path, config=other)
+
+
+def test_evaluate_loss_is_fixed_by_its_seed():
+    net, sde, data = tiny_net(), make_sde(**CONFIG["sde"]), stripes()
+    first = evaluate_loss(net, sde, data, batch_size=10, seed=5)
+    assert evaluate_loss(net, sde, data, batch_size=10, seed=5) == first
+    assert evaluate_loss(net, sde, data, batch_size=10, seed=6) != first
+    # the study weighting makes the loss of a net that predicts 0 exactly E||z||^2 = the dimension
+    zero = tiny_net()
+    torch.nn.init.zeros_(zero.head.weight)
+    torch.nn.init.zeros_(zero.head.bias)
+    assert evaluate_loss(zero, sde, stripes(256), batch_size=64, seed=0) == pytest.approx(16 * 16, rel=0.02)
