@@ -50,6 +50,7 @@ class Plan:
     window_steps: int  # training steps per timed window
     warmup_windows: int
     windows: int
+    rounds: int  # the loops (and samplers) take turns this many times, against drifting machine load
     samples: int
     rtol: float
     atol: float
@@ -58,10 +59,10 @@ class Plan:
 
 def make_plan(config: str, device: torch.device) -> Plan:
     if config == "tiny":
-        return Plan([8, 16], 16, [STUDY_BATCH], 2, 1, 2, 2, 1e-3, 1e-3, 8)
+        return Plan([8, 16], 16, [STUDY_BATCH], 2, 1, 2, 1, 2, 1e-3, 1e-3, 8)
     if device.type == "cuda":
-        return Plan([128, 256, 512, 1024], 128, [STUDY_BATCH, 256], 20, 2, 5, 16, 1e-5, 1e-5, STUDY_BATCH)
-    return Plan([32, 64, 128, 256], 128, [STUDY_BATCH], 1, 1, 3, 1, 1e-3, 1e-3, STUDY_BATCH)
+        return Plan([128, 256, 512, 1024], 128, [STUDY_BATCH, 256], 20, 2, 5, 1, 16, 1e-5, 1e-5, STUDY_BATCH)
+    return Plan([32, 64, 128, 256], 128, [STUDY_BATCH], 1, 1, 2, 2, 1, 1e-3, 1e-3, STUDY_BATCH)
 
 
 def now(device: torch.device) -> float:
@@ -81,10 +82,9 @@ def synthetic_data(n: int, plan: Plan) -> torch.Tensor:
 
 
 def throughput(window_ends: list[float], plan: Plan, batch_size: int) -> dict:
-    """Median samples/s over the timed windows, from the wall times at which each window ended."""
+    """samples/s of each timed window, from the wall times at which each window ended."""
     timed = window_ends[plan.warmup_windows - 1 :]
-    rates = [batch_size * plan.window_steps / seconds for seconds in np.diff(timed)]
-    return {"batch_size": batch_size, "samples_per_second": statistics.median(rates), "window_samples_per_second": rates}
+    return {"batch_size": batch_size, "window_samples_per_second": [batch_size * plan.window_steps / s for s in np.diff(timed)]}
 
 
 def project_training(net, plan: Plan, batch_size: int, device: torch.device) -> dict:
@@ -131,24 +131,35 @@ def scipy_probability_flow(score_fn, sde, z: torch.Tensor, rtol: float, atol: fl
     return torch.tensor(result.y[:, -1], dtype=torch.float32).reshape(shape), result.nfev
 
 
-def sampling(net, plan: Plan, device: torch.device) -> dict:
-    """Both ODE samplers from the same prior draw z; NFE, seconds and how far their samples differ."""
+def timed(run, device: torch.device):
+    start = now(device)
+    result = run()
+    return result, now(device) - start
+
+
+def sampling(plan: Plan, device: torch.device) -> dict:
+    """Both ODE samplers on a fresh net from the same prior draw z, taking turns `rounds` times.
+
+    Reports NFE, the fastest time of each and how far their samples differ.
+    """
     sde, eps = make_sde(**SDE), 1e-3
-    net.eval()
-    score_fn = score_fn_from_net(net, sde)
+    score_fn = score_fn_from_net(fresh_net(plan, device).eval(), sde)
     z = sde.prior_sampling((plan.samples, 1, plan.size, plan.size), generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         score_fn(z, torch.full((plan.samples,), sde.T, device=device))  # warm-up: kernels for this shape
-    start = now(device)
-    ours, nfe = probability_flow_ode(score_fn, sde, z.shape, rtol=plan.rtol, atol=plan.atol, eps=eps, z=z)
-    ours_seconds = now(device) - start
-    theirs, theirs_nfe = scipy_probability_flow(score_fn, sde, z, plan.rtol, plan.atol, eps)
-    theirs_seconds = now(device) - start - ours_seconds
+    ours_seconds, theirs_seconds = [], []
+    for _ in range(plan.rounds):
+        (ours, nfe), seconds = timed(
+            lambda: probability_flow_ode(score_fn, sde, z.shape, rtol=plan.rtol, atol=plan.atol, eps=eps, z=z), device
+        )
+        ours_seconds.append(seconds)
+        (theirs, theirs_nfe), seconds = timed(lambda: scipy_probability_flow(score_fn, sde, z, plan.rtol, plan.atol, eps), device)
+        theirs_seconds.append(seconds)
     return {
         "samples": plan.samples, "rtol": plan.rtol, "atol": plan.atol,
-        "project": {"nfe": nfe, "seconds": ours_seconds},
-        "solve_ivp": {"nfe": int(theirs_nfe), "seconds": theirs_seconds},
-        "speedup": theirs_seconds / ours_seconds,
+        "project": {"nfe": nfe, "seconds": min(ours_seconds), "all_seconds": ours_seconds},
+        "solve_ivp": {"nfe": int(theirs_nfe), "seconds": min(theirs_seconds), "all_seconds": theirs_seconds},
+        "speedup": min(theirs_seconds) / min(ours_seconds),
         "max_abs_difference": float((ours.cpu() - theirs).abs().max()),
     }
 
@@ -228,21 +239,35 @@ def with_peak_memory(measure, device: torch.device) -> dict:
     return row
 
 
+def training_rows(plan: Plan, device: torch.device) -> list[dict]:
+    """The reference loop, then this project's at each batch size; the loops take turns `rounds` times.
+
+    Each row's samples/s is the median over all its timed windows.
+    """
+    loops = [lambda: reference_training(fresh_net(plan, device), plan, device)]
+    loops += [lambda b=b: project_training(fresh_net(plan, device), plan, b, device) for b in plan.batch_sizes]
+    turns = [[with_peak_memory(loop, device) for loop in loops] for _ in range(plan.rounds)]
+    rows = []
+    for runs in zip(*turns):
+        rates = [rate for run in runs for rate in run["window_samples_per_second"]]
+        peaks = [run["peak_gib"] for run in runs]
+        rows.append({**runs[0], "samples_per_second": statistics.median(rates), "window_samples_per_second": rates,
+                     "peak_gib": None if None in peaks else max(peaks)})
+    return rows
+
+
 def speed(plan: Plan, device: torch.device) -> dict:
     """Training rows (reference first), model FLOP utilisation on CUDA, and the ODE sampler comparison."""
-    training = [with_peak_memory(lambda: reference_training(fresh_net(plan, device), plan, device), device)]
-    for batch_size in plan.batch_sizes:
-        net = fresh_net(plan, device)
-        training.append(with_peak_memory(lambda: project_training(net, plan, batch_size, device), device))
+    training = training_rows(plan, device)
     result = {"training": training, "bf16_matmul_tflops": None}
     if device.type == "cuda":
-        forward_flops = count_flops(net, torch.zeros(1, 1, plan.size, plan.size, device=device))
+        forward_flops = count_flops(fresh_net(plan, device), torch.zeros(1, 1, plan.size, plan.size, device=device))
         peak_rate = bf16_matmul_flops(device)
         result["bf16_matmul_tflops"] = peak_rate / 1e12
         for row in training:
             row["model_flop_utilisation"] = 3 * forward_flops * row["samples_per_second"] / peak_rate
     result["training_speedup"] = training[1]["samples_per_second"] / training[0]["samples_per_second"]
-    result["sampling"] = sampling(net, plan, device)
+    result["sampling"] = sampling(plan, device)
     return result
 
 

@@ -5,11 +5,13 @@ The study judged samples by ear. These numbers separate a note from noise:
   threshold (a confident pitch track); white noise scores 0, a clean tone 1;
 - pitch accuracy: fraction of clips that are pitched and whose median pitch over their confident
   frames lies within 50 cents of the target: the requested MIDI pitch for conditional models, or
-  else the nearest equal-tempered pitch inside the data set's range;
+  else the nearest equal-tempered pitch inside the data set's range (then it checks tuning and
+  range; an octave error, as CREPE makes on GM organs' sub-octave rank, lands outside the range);
 - spectral flatness: geometric over arithmetic mean of the power spectrum (librosa), averaged over
   frames and clips; white Gaussian noise gives exp(-Euler's gamma) ~ 0.56, a tone nearly 0;
 - Frechet distance between Gaussians fitted to two sets of embeddings (the FID recipe on CREPE
-  embeddings);
+  embeddings). From a few clips it is dominated by the bias of the covariance estimate, so only
+  numbers computed with the same set sizes compare;
 - bits per dimension of the stored data (`data_bin_width` gives the quantisation the likelihood is
   discretised with).
 """

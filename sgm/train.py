@@ -174,7 +174,8 @@ def train(
     Resumes from `checkpoint_dir/last.pt` when present (its config must equal `config`).
     `max_steps` stops after that many optimizer steps in all (resumed ones included) and
     writes `last.pt`, so "N steps" equals "N/2 steps, then resume with N". `log(step, metrics)`
-    is called every `log_every` steps and `on_checkpoint(epoch, path)` after each epoch_NNN.pt,
+    is called every `log_every` steps (loss, learning rate, throughput) and at each epoch's end
+    (epoch, its mean loss), and `on_checkpoint(epoch, path)` after each epoch_NNN.pt,
     on rank 0 only. `batch_size` is the global batch, split evenly over the ranks of a
     `torchrun` launch. A NaN/inf loss raises TrainingDiverged naming its step: checked every
     step on the CPU, every `log_every` steps and before each checkpoint on CUDA (where a check
@@ -287,7 +288,7 @@ def train(
             if step % log_every == 0 and here.is_main and log is not None:
                 window_loss = window_loss_sum.item() / window_steps
                 seconds = time.perf_counter() - window_start
-                log(step, {"train_loss": window_loss, "samples_per_second": window_steps * batch_size / seconds})
+                log(step, {"train_loss": window_loss, "lr": lr, "samples_per_second": window_steps * batch_size / seconds})
                 window_loss_sum.zero_()
                 window_start, window_steps = time.perf_counter(), 0
 
@@ -295,6 +296,8 @@ def train(
         epochs_done, batches_done = epochs_done + 1, 0
         train_loss[epochs_done] = float(distributed.mean_over_ranks(epoch_loss_sum, here)) / steps_per_epoch
         epoch_loss_sum.zero_()
+        if here.is_main and log is not None:
+            log(step, {"epoch": epochs_done, "epoch_train_loss": train_loss[epochs_done]})
         state = snapshot()
         if here.is_main:
             save_checkpoint(state, last)

@@ -36,30 +36,44 @@ def samples_dir(point: str) -> Path:
     return RUNS_DIR / point / "samples"
 
 
+def train_metrics_file(point: str) -> Path:
+    return train_dir(point) / "metrics.json"
+
+
 def sampling_metrics_file(point: str) -> Path:
     """Beside, not inside, the samples directory: DVC forbids a metrics file inside an output."""
     return RUNS_DIR / point / "sampling.json"
 
 
-def eval_dir(point: str) -> Path:
-    return RUNS_DIR / point / "eval"
+def eval_metrics_file(point: str) -> Path:
+    return RUNS_DIR / point / "eval" / "metrics.json"
+
+
+REFERENCE_FILE = RESULTS_DIR / "reference" / "metrics.json"
+
+
+def partial_dir(path: Path) -> Path:
+    """Where atomic_dir builds `path` before renaming it into place."""
+    return path.with_name(f".{path.name}.partial")
 
 
 @contextlib.contextmanager
-def atomic_dir(path: Path):
+def atomic_dir(path: Path, keep_failed: bool = False):
     """Yield a fresh temporary directory that replaces `path` only if the block succeeds.
 
     DVC caches a stage's outputs after it exits; writing beside the final path and renaming at the
-    end means a failed or interrupted stage never leaves a half-written output behind.
+    end means a failed or interrupted stage never leaves a half-written output behind. With
+    `keep_failed`, a failed attempt stays in partial_dir(path) for inspection until the next run.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = partial_dir(path)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep_failed:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)

@@ -168,6 +168,7 @@ class Train(Section):
     epochs: list[PositiveInt]
     batch_size: PositiveInt = 32
     max_examples: PositiveInt | None = None
+    test_examples: PositiveInt | None = 256
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: PositiveFloat | None = 1.0
     compile: Literal["auto", "on", "off"] = "auto"
@@ -241,13 +242,13 @@ class Evaluate(Section):
     likelihood: Likelihood = Likelihood()
     crepe_model: Literal["tiny", "full"] = "tiny"
     periodicity_threshold: Fraction = 0.5
-    heldout_clips: PositiveInt | None = None
+    heldout_clips: PositiveInt | None = 64
 
 
 class Plot(Section):
     real_clips: PositiveInt = 4
     sheet_columns: PositiveInt = 4
-    metrics: list[str] = ["frechet_distance", "bits_per_dim", "pitch_accuracy"]
+    metrics: list[str] = ["frechet_distance", "bpd", "pitch_accuracy"]
     hyperparameters: list[str] = ["lr", "blocks", "channels", "epoch"]
 
 

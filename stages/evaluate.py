@@ -1,7 +1,7 @@
 """Score one grid point's checkpoints and samples: python -m stages.evaluate POINT.
 
-Per checkpoint: bits per dimension of the first `evaluate.likelihood.examples` test clips
-through the probability-flow ODE, in units of the stored 16-bit audio (see
+Per checkpoint: bits per dimension of `evaluate.likelihood.examples` test clips (spread over the
+test set, as the held-out clips are) through the probability-flow ODE, in units of the stored 16-bit audio (see
 sgm.metrics.data_bin_width), and the ODE's NFE; it does not depend on the sampler. Per
 checkpoint and sampler: pitchedness, pitch accuracy, spectral flatness and the Frechet distance
 of the samples' CREPE embeddings to the held-out clips'.
@@ -18,23 +18,19 @@ from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
 from sgm.train import load_for_inference
-from stages.common import StageError, checkpoint_name, eval_dir, run_stage, samples_dir, train_dir, write_json
+from stages.common import StageError, checkpoint_name, eval_metrics_file, run_stage, samples_dir, train_dir, write_json
 from stages.config import Evaluate, load_params
-from stages.reference import RealData, load_real_data
-
-
-def metrics_file(point: str):
-    return eval_dir(point) / "metrics.json"
+from stages.reference import RealData, load_real_data, spread
 
 
 def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int) -> dict[str, float]:
-    """Mean bits/dim of the first test clips under a checkpoint, and the NFE it took; {} for STFT tensors."""
+    """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors."""
     bin_width = data_bin_width(real.layout)
     if bin_width is None:
         return {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net, sde = load_for_inference(checkpoint, device=device)
-    x = real.test["x"][: settings.likelihood.examples].to(device)
+    x = real.test["x"][spread(len(real.test["x"]), settings.likelihood.examples)].to(device)
     generator = torch.Generator(device).manual_seed(seed)
     likelihood = settings.likelihood
     logp, nfe = log_likelihood(score_fn_from_net(net, sde), sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
@@ -43,10 +39,12 @@ def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: i
 
 def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str, float]:
     """The four audio numbers of one sampler's samples."""
-    audio = torch.load(samples_file, weights_only=True)["audio"]
+    record = torch.load(samples_file, weights_only=True)
+    if "audio" not in record:
+        raise StageError(f"{samples_file} holds {sorted(record)}, no 'audio' (N, L) tensor to score")
     try:
         return audio_metrics(
-            audio,
+            record["audio"],
             real.layout.sample_rate,
             real.heldout_analysis.embedding,
             settings.periodicity_threshold,
@@ -65,7 +63,11 @@ def main() -> None:
     settings = params.evaluate
     names = [checkpoint_name(epoch) for epoch in params.train.epochs]
     checkpoints = {name: train_dir(point) / "checkpoints" / f"{name}.pt" for name in names}
-    samples = {(name, sampler): samples_dir(point) / name / sampler / "samples.pt" for name in names for sampler in params.sample.samplers}
+    samples = {
+        (name, sampler): samples_dir(point) / name / sampler / "samples.pt"
+        for name in names
+        for sampler in params.sample.samplers
+    }
     missing = [str(path) for path in [*checkpoints.values(), *samples.values()] if not path.is_file()]
     if missing:
         raise StageError("missing input(s) (run the train and sample stages first):\n  " + "\n  ".join(missing))
@@ -77,7 +79,7 @@ def main() -> None:
         if real.heldout is not None:
             for sampler in params.sample.samplers:
                 metrics[name][sampler] = sample_quality(samples[name, sampler], real, settings)
-    write_json(metrics_file(point), metrics)
+    write_json(eval_metrics_file(point), metrics)
 
 
 if __name__ == "__main__":

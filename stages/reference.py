@@ -28,10 +28,9 @@ from sgm.metrics import (
     shaped_noise,
     spectral_flatness,
 )
-from stages.common import RESULTS_DIR, TENSORS_DIR, StageError, run_stage, write_json
+from stages.common import REFERENCE_FILE, TENSORS_DIR, StageError, run_stage, write_json
 from stages.config import Evaluate, load_params
 
-REFERENCE_FILE = RESULTS_DIR / "reference" / "metrics.json"
 TENSOR_FILES = ("layout.json", "train.pt", "test.pt")
 SPECTRUM_BATCH = 256
 
@@ -47,8 +46,14 @@ class RealData:
     pitch_range: tuple[int, int] | None
 
 
+def spread(total: int, n: int | None) -> torch.Tensor:
+    """Indices of n items (all if n is None) spread evenly over `total`: the test set is ordered by instrument."""
+    n = total if n is None else min(n, total)
+    return torch.linspace(0, total - 1, n).round().long()
+
+
 def load_real_data(settings: Evaluate) -> RealData:
-    """Read data/tensors and analyse the first `heldout_clips` test clips once."""
+    """Read data/tensors and analyse `heldout_clips` test clips, spread over the test set, once."""
     missing = [str(TENSORS_DIR / name) for name in TENSOR_FILES if not (TENSORS_DIR / name).is_file()]
     if missing:
         raise StageError(f"missing input(s) {', '.join(missing)} (run the tensorize stage first)")
@@ -58,9 +63,11 @@ def load_real_data(settings: Evaluate) -> RealData:
     pitches = pitch_range(torch.cat([train_pitch, test["pitch"]]))
     if layout.name == "image":
         return RealData(layout, test, None, None, pitches)
-    heldout = layout.to_audio(test["x"][: settings.heldout_clips])
+    heldout = layout.to_audio(test["x"][spread(len(test["x"]), settings.heldout_clips)])
     if len(heldout) < 2:
-        raise StageError(f"{TENSORS_DIR / 'test.pt'} gives {len(heldout)} held-out clip(s); the Frechet distance needs at least 2")
+        raise StageError(
+            f"{TENSORS_DIR / 'test.pt'} gives {len(heldout)} held-out clip(s); the Frechet distance needs at least 2"
+        )
     return RealData(layout, test, heldout, analyze(heldout, layout.sample_rate, settings.crepe_model), pitches)
 
 

@@ -14,10 +14,18 @@ import os
 
 import pandas as pd
 
-from stages.common import RESULTS_DIR, StageError, checkpoint_name, run_stage, sampling_metrics_file, train_dir, write_json
+from stages.common import (
+    REFERENCE_FILE,
+    RESULTS_DIR,
+    StageError,
+    checkpoint_name,
+    eval_metrics_file,
+    run_stage,
+    sampling_metrics_file,
+    train_metrics_file,
+    write_json,
+)
 from stages.config import Params, load_params
-from stages.evaluate import metrics_file as eval_metrics_file
-from stages.reference import REFERENCE_FILE
 
 TABLE_FILE = RESULTS_DIR / "results.csv"
 SUMMARY_FILE = RESULTS_DIR / "summary.json"
@@ -30,10 +38,6 @@ RANKING = ("frechet_distance", "bpd", "point", "epoch", "sampler")
 CRITERION = "lowest frechet_distance, then lowest bpd"
 
 
-def train_metrics_file(point: str):
-    return train_dir(point) / "metrics.json"
-
-
 def read_inputs(params: Params) -> dict:
     """Every metrics file the table needs, by path; StageError lists all that are missing."""
     paths = [REFERENCE_FILE]
@@ -41,7 +45,9 @@ def read_inputs(params: Params) -> dict:
         paths += [train_metrics_file(point), sampling_metrics_file(point), eval_metrics_file(point)]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise StageError("missing input(s) (run the train, sample, evaluate and reference stages first):\n  " + "\n  ".join(missing))
+        raise StageError(
+            "missing input(s) (run the train, sample, evaluate and reference stages first):\n  " + "\n  ".join(missing)
+        )
     return {path: json.loads(path.read_text()) for path in paths}
 
 

@@ -9,8 +9,17 @@ from dvclive import Live
 
 from sgm.nets import build_net
 from sgm.sde import make_sde
-from sgm.train import evaluate_loss, load_for_inference, train
-from stages.common import TENSORS_DIR, StageError, atomic_dir, checkpoint_name, run_stage, train_dir, write_json
+from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
+from stages.common import (
+    TENSORS_DIR,
+    StageError,
+    atomic_dir,
+    checkpoint_name,
+    run_stage,
+    train_dir,
+    train_metrics_file,
+    write_json,
+)
 from stages.config import load_params
 
 
@@ -38,38 +47,41 @@ def main() -> None:
     net = build_net(arch.net, arch.channels, blocks=arch.blocks, in_channels=data.shape[1], embed_dim=arch.embed_dim)
     sde = make_sde(settings.sde.name, **settings.sde.kwargs())
 
-    with atomic_dir(train_dir(point)) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+    with atomic_dir(train_dir(point), keep_failed=True) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
 
         def log(step, metrics):
             live.step = step
             for name, value in metrics.items():
                 live.log_metric(name, value)
 
-        train(
-            net,
-            sde,
-            data,
-            lr=params.grid[point].lr,
-            batch_size=settings.batch_size,
-            epochs=settings.epochs,
-            checkpoint_dir=out / "checkpoints",
-            seed=params.seed,
-            ema_decay=settings.ema_decay,
-            grad_clip=settings.grad_clip,
-            loss_weighting=settings.loss_weighting,
-            compile=settings.compile,
-            log=log,
-            log_every=settings.log_every,
-            config=config,
-        )
-        losses = {}
+        try:
+            train_loss = train(
+                net,
+                sde,
+                data,
+                lr=params.grid[point].lr,
+                batch_size=settings.batch_size,
+                epochs=settings.epochs,
+                checkpoint_dir=out / "checkpoints",
+                seed=params.seed,
+                ema_decay=settings.ema_decay,
+                grad_clip=settings.grad_clip,
+                loss_weighting=settings.loss_weighting,
+                compile=settings.compile,
+                log=log,
+                log_every=settings.log_every,
+                config=config,
+            )
+        except TrainingDiverged as err:
+            raise StageError(f"{point}: {err}") from None
+        (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
+        test_data = test_set["x"][: settings.test_examples]
+        metrics = {}
         for epoch in settings.epochs:
             ema_net, _ = load_for_inference(out / "checkpoints" / f"{checkpoint_name(epoch)}.pt")
-            losses[checkpoint_name(epoch)] = {
-                name: evaluate_loss(ema_net, sde, split, settings.batch_size, params.seed, settings.loss_weighting)
-                for name, split in (("train_loss", data), ("test_loss", test_set["x"]))
-            }
-        write_json(out / "metrics.json", losses)
+            test_loss = evaluate_loss(ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting)
+            metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss}
+        write_json(out / train_metrics_file(point).name, metrics)
 
 
 if __name__ == "__main__":

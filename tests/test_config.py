@@ -79,8 +79,8 @@ def test_1d_layout_needs_1d_net(tmp_path):
 
 
 def test_lowpass_must_be_below_nyquist(tmp_path):
-    with pytest.raises(ParamsError, match="lowpass_hz=10000.0 is not below the Nyquist frequency 8000.0 Hz"):
-        load(tmp_path, edit(default_params(), "render/sample_rate", 16000))
+    with pytest.raises(ParamsError, match="lowpass_hz=30000.0 is not below the Nyquist frequency 22050.0 Hz"):
+        load(tmp_path, edit(default_params(), "preprocess/lowpass_hz", 30000.0))
 
 
 def test_image_layout_needs_the_idx_source(tmp_path):

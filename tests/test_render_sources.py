@@ -24,6 +24,9 @@ CLIP = 2000
 def make_params(**render) -> Params:
     raw = yaml.safe_load(PARAMS_FILE.read_text())
     raw["render"].update({"sample_rate": RATE, "clip_samples": CLIP, "channels": 2, **render})
+    raw["preprocess"]["lowpass_hz"] = RATE / 4
+    if raw["render"]["source"] == "idx":
+        raw["tensorize"]["layout"] = "image"
     return Params.model_validate(raw)
 
 

@@ -36,6 +36,7 @@ def use_params(root: Path, **render) -> None:
     """Write params.yaml with tiny render settings into `root`, the stage's working directory."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["render"].update(TINY, **render)
+    params["preprocess"]["lowpass_hz"] = RATE / 4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

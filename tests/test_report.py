@@ -79,7 +79,7 @@ def write_params(root: Path, layout: str = "waveform2d") -> None:
 def write_results(root: Path) -> None:
     rows = [
         {"point": point, "epoch": "epoch_001", "sampler": sampler, "frechet_distance": 10 * lr + s,
-         "bits_per_dim": 5.0 + s, "pitch_accuracy": 0.25 * s}
+         "bpd": 5.0 + s, "pitch_accuracy": 0.25 * s}
         for point, lr in POINTS.items()
         for s, sampler in enumerate(SAMPLERS)
     ]
@@ -165,7 +165,7 @@ def test_plot_stage_indexes_a_picture_for_every_sample(built):
     sheets = [c["sheet"] for p in index["points"] for c in p["checkpoints"]]
     assert [png_size(built / "plots" / s) for s in sheets] == [(2 * 240, 2 * 180 + 40)] * len(POINTS)
     # lr is the only hyperparameter with two settings in this grid
-    metrics = ["frechet_distance", "bits_per_dim", "pitch_accuracy"]
+    metrics = ["frechet_distance", "bpd", "pitch_accuracy"]
     assert [(c["metric"], c["x"]) for c in index["charts"]] == [(m, "lr") for m in metrics]
 
 
@@ -202,10 +202,10 @@ def test_plot_stage_lists_every_missing_sample_folder(tmp_path, monkeypatch):
 def test_plot_stage_names_metrics_missing_from_results(tmp_path, monkeypatch):
     write_params(tmp_path)
     write_audio_outputs(tmp_path)
-    table = pd.read_csv(tmp_path / "results" / "results.csv").drop(columns=["bits_per_dim"])
+    table = pd.read_csv(tmp_path / "results" / "results.csv").drop(columns=["bpd"])
     table.to_csv(tmp_path / "results" / "results.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StageError, match=r"no column\(s\) \['bits_per_dim'\]"):
+    with pytest.raises(StageError, match=r"no column\(s\) \['bpd'\]"):
         plot.main()
 
 

@@ -23,7 +23,10 @@ NOTES, CLIPS = 6, 3
 def write_params(root: Path, layout: str) -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["render"].update(sample_rate=SAMPLE_RATE, clip_samples=CLIP)
+    params["preprocess"]["lowpass_hz"] = SAMPLE_RATE / 4
     params["tensorize"].update(layout=layout, stft={"n_fft": 62, "hop": 32}, test_fraction=1 / 3, split_seed=0)
+    if layout == "image":
+        params["render"].update(source="idx", idx={"images": "train-images-idx3-ubyte.gz"})
     net = "unet1d" if layout == "waveform1d" else "unet2d"
     arch = next(name for name, a in params["archs"].items() if a.get("net", "unet2d") == net)
     params["grid"] = {"point": {"arch": arch, "lr": 1e-4}}

@@ -46,8 +46,11 @@ def test_training_lowers_the_test_loss_and_writes_a_checkpoint_per_listed_epoch(
     assert after < 0.8 * before
     assert sorted(losses) == [1, 2, 3] and all(math.isfinite(v) for v in losses.values())
     assert saved == [(1, "epoch_001.pt"), (2, "epoch_002.pt"), (3, "epoch_003.pt")]
-    assert [step for step, _ in logged] == [5, 10]
-    assert set(logged[0][1]) == {"train_loss", "samples_per_second"}
+    window_logs = [(step, m) for step, m in logged if "train_loss" in m]
+    epoch_logs = [(step, m) for step, m in logged if "epoch" in m]
+    assert [step for step, _ in window_logs] == [5, 10]
+    assert set(window_logs[0][1]) == {"train_loss", "lr", "samples_per_second"}
+    assert [(step, m["epoch"], m["epoch_train_loss"]) for step, m in epoch_logs] == [(4 * e, e, losses[e]) for e in (1, 2, 3)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.pt", "epoch_002.pt", "epoch_003.pt", "last.pt"]
     state = torch.load(tmp_path / "epoch_002.pt", weights_only=True)
     assert (state["step"], state["epoch"], state["config"]) == (8, 2, CONFIG)
@@ -83,7 +86,7 @@ def test_ema_matches_the_hand_computed_average_of_two_steps(tmp_path):
     after_one = read_checkpoint(tmp_path / "last.pt")["model"]
     run(tmp_path, ema_decay=decay, max_steps=2)
     state = read_checkpoint(tmp_path / "last.pt")
-    for name, param in tiny_net().named_parameters():
+    for name, _ in tiny_net().named_parameters():
         expected = decay * (decay * initial[name] + (1 - decay) * after_one[name]) + (1 - decay) * state["model"][name]
         torch.testing.assert_close(state["ema"][name], expected, rtol=0, atol=1e-6)
         assert not torch.equal(state["ema"][name], state["model"][name])

@@ -1,0 +1,166 @@
+import math
+
+import pytest
+import torch
+
+from sgm.sampling import (
+    SAMPLERS,
+    euler_maruyama,
+    get_sampler,
+    heun,
+    karras_schedule,
+    predictor_corrector,
+    probability_flow_ode,
+)
+from sgm.sde import SDES, make_sde
+from tests.gaussian_data import GaussianData
+
+SDE_NAMES = list(SDES)
+EPS = 1e-3
+DATA_STD = 0.5
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Small tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def isotropic_data(dims: int) -> GaussianData:
+    return GaussianData(torch.linspace(-1, 1, dims), torch.full((dims,), DATA_STD**2))
+
+
+@pytest.mark.parametrize("name", SDE_NAMES)
+@pytest.mark.parametrize(
+    "sampler, options, std_tolerance, expected_nfe",
+    [
+        (euler_maruyama, {}, 0.02, 500),
+        (predictor_corrector, {"corrector_steps": 0}, 0.02, 500),
+        (predictor_corrector, {}, 0.045, 1000),
+    ],
+    ids=["euler_maruyama", "reverse_diffusion", "predictor_corrector"],
+)
+def test_stochastic_samplers_reproduce_gaussian_data(name, sampler, options, std_tolerance, expected_nfe):
+    # Target: the eps-marginal N(m(eps) mu, m(eps)^2 s^2 + std(eps)^2), which the reverse
+    # SDE reaches from T. 128 samples in 256 dims. Mean: the RMS over dims of the error of
+    # the sample mean is SE * sqrt(chi2_256 / 256) with SE = s / sqrt(128); it lies in
+    # 1 +- 0.044 SE, so < 1.2 SE is 4.5 sigma. Std (pooled over 32768 values, standard
+    # error 0.4%): 5 standard errors plus the samplers' own bias, 0.5% for 500 Euler
+    # steps; the Langevin corrector at snr 0.16 inflates the std by about 1/sqrt(1 - snr^2)
+    # - 1 = 1.3% plus O(1/dims) from its per-example step size (measured +2.0..2.5% here).
+    sde = make_sde(name)
+    data = isotropic_data(256)
+    x, nfe = sampler(data.score(sde), sde, (128, 256), generator=torch.Generator().manual_seed(0), **options)
+    mean, std = data.marginal_moments(sde, EPS)
+    error = x.double() - mean
+    assert error.mean(0).pow(2).mean().sqrt() < 1.2 * DATA_STD / math.sqrt(128)
+    assert abs(error.pow(2).mean().sqrt().item() / std[0].item() - 1) < std_tolerance
+    assert nfe == expected_nfe
+
+
+@pytest.mark.parametrize("name", SDE_NAMES)
+def test_probability_flow_ode_transports_prior_like_exact_flow(name):
+    # The exact probability-flow map of Gaussian data is affine; RK45 at rtol = atol = 1e-5
+    # in float32 must land within 2e-4 of it (values are O(1); measured <= 2e-5). Mean and
+    # spread of the samples follow from the map (up to the prior's mismatch with p_T).
+    sde = make_sde(name)
+    data = isotropic_data(8)
+    z = sde.prior_sampling((256, 8), generator=torch.Generator().manual_seed(1))
+    x, nfe = probability_flow_ode(data.score(sde), sde, z.shape, z=z)
+    assert (x.double() - data.flow(sde, z, sde.T, EPS)).abs().max() < 2e-4
+    assert 20 <= nfe <= 300 and nfe % 6 == 2
+
+
+def test_probability_flow_ode_is_deterministic_given_z():
+    sde = make_sde("vp")
+    data = isotropic_data(8)
+    z = sde.prior_sampling((16, 8), generator=torch.Generator().manual_seed(2))
+    first, first_nfe = probability_flow_ode(data.score(sde), sde, z.shape, z=z)
+    second, second_nfe = probability_flow_ode(data.score(sde), sde, z.shape, z=z.clone())
+    assert torch.equal(first, second) and first_nfe == second_nfe
+    drawn, _ = probability_flow_ode(data.score(sde), sde, z.shape, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(drawn, first)
+
+
+@pytest.mark.parametrize("name", SDE_NAMES)
+def test_heun_converges_to_exact_flow_at_second_order(name):
+    # Measured max errors at 18 steps: 0.03 (tutorial VE) .. 0.15 (sub-VP); doubling the
+    # steps must cut the error about 4x (second order).
+    sde = make_sde(name)
+    data = isotropic_data(8)
+    errors = []
+    for steps in (18, 36):
+        generator = torch.Generator().manual_seed(3)
+        x, nfe = heun(data.score(sde), sde, (256, 8), steps=steps, generator=generator)
+        z = sde.prior_sampling((256, 8), generator=torch.Generator().manual_seed(3))
+        errors.append((x.double() - data.flow(sde, z, sde.T, EPS)).abs().max().item())
+        assert nfe == 2 * steps - 1
+    assert errors[0] < 0.25
+    assert 0.2 < errors[1] / errors[0] < 0.3
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_heun_counts_score_evaluations(steps):
+    sde = make_sde("ve")
+    calls = []
+
+    def counting_score(x, t):
+        calls.append(t)
+        return -x / (1 + sde.noise_level(t)[:, None] ** 2)
+
+    _, nfe = heun(counting_score, sde, (4, 3), steps=steps, generator=torch.Generator().manual_seed(0))
+    assert nfe == len(calls) == 2 * steps - 1
+
+
+@pytest.mark.parametrize("name", SDE_NAMES)
+def test_karras_schedule_hits_its_noise_levels(name):
+    sde = make_sde(name)
+    sigmas, times = karras_schedule(sde, 18, rho=7.0, eps=EPS)
+    assert times[0] == sde.T and times[-1] == EPS and (times.diff() < 0).all()
+    torch.testing.assert_close(sde.noise_level(times), sigmas, rtol=1e-9, atol=0)
+    roots = sigmas ** (1 / 7)
+    torch.testing.assert_close(roots.diff(), torch.full((18,), (roots[-1] - roots[0]).item() / 18, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS.values(), ids=SAMPLERS.keys())
+def test_samplers_take_image_shaped_batches_and_repeat_with_a_seed(sampler):
+    sde = make_sde("vp")
+
+    def unit_gaussian_score(x, t):
+        return -x
+
+    options = {"steps": 20} if sampler is not probability_flow_ode else {}
+    runs = [sampler(unit_gaussian_score, sde, (3, 1, 4, 4), generator=torch.Generator().manual_seed(4), **options) for _ in range(2)]
+    assert runs[0][0].shape == (3, 1, 4, 4) and torch.isfinite(runs[0][0]).all()
+    assert torch.equal(runs[0][0], runs[1][0])
+
+
+def test_get_sampler_returns_registered_functions():
+    assert get_sampler("heun") is heun
+    assert set(SAMPLERS) == {"euler_maruyama", "predictor_corrector", "probability_flow_ode", "heun"}
+
+
+def test_get_sampler_rejects_unknown_names():
+    with pytest.raises(ValueError, match=r"unknown sampler 'ddim'.*euler_maruyama, predictor_corrector, probability_flow_ode, heun"):
+        get_sampler("ddim")
+
+
+@pytest.mark.parametrize(
+    "sampler, options, message",
+    [
+        (euler_maruyama, {"steps": 0}, "steps must be an integer >= 1, got 0"),
+        (heun, {"steps": 2.5}, "got 2.5"),
+        (euler_maruyama, {"eps": 0.0}, r"eps must lie in \(0, T=1.0\), got 0.0"),
+        (probability_flow_ode, {"eps": 1.0}, "got 1.0"),
+        (predictor_corrector, {"snr": 0.0}, "snr must be > 0, got 0.0"),
+        (predictor_corrector, {"corrector_steps": -1}, "got -1"),
+        (heun, {"rho": 0.0}, "rho must be > 0"),
+        (probability_flow_ode, {"z": torch.zeros(2, 3)}, r"z has shape \(2, 3\), expected \(4, 3\)"),
+    ],
+)
+def test_samplers_reject_bad_arguments(sampler, options, message):
+    with pytest.raises(ValueError, match=message):
+        sampler(lambda x, t: -x, make_sde("vp"), (4, 3), **options)
