@@ -24,4 +24,5 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: install chromium
+	$(BIN)/ruff check sgm stages tests benchmarks
 	$(BIN)/python -m pytest

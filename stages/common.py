@@ -32,6 +32,11 @@ def train_dir(point: str) -> Path:
     return RUNS_DIR / point / "train"
 
 
+def checkpoint_file(train_root: Path, epoch: int) -> Path:
+    """The checkpoint of `epoch` under a train stage's output directory (see train_dir)."""
+    return train_root / "checkpoints" / f"{checkpoint_name(epoch)}.pt"
+
+
 def samples_dir(point: str) -> Path:
     return RUNS_DIR / point / "samples"
 
@@ -86,6 +91,14 @@ def write_json(path: Path, data) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def grid_point_argument(params, stage: str) -> str:
+    """The grid point named on the command line of `python -m stages.STAGE POINT`."""
+    point = sys.argv[1] if len(sys.argv) == 2 else None
+    if point not in params.grid:
+        raise StageError(f"usage: python -m stages.{stage} POINT, with POINT one of: {', '.join(params.grid)}")
+    return point
 
 
 def run_stage(main) -> None:

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML, YAMLError
 
 from sgm.sampling import SAMPLERS
 from sgm.sde import SDES
@@ -313,12 +313,15 @@ def _format(err: ValidationError) -> str:
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and validate params.yaml; raise ParamsError naming every bad key."""
+    """Read and validate params.yaml; raise ParamsError naming every bad key.
+
+    Read as YAML 1.2, as DVC reads it, so that `dvc exp run -S lr=1e-5` stays a number.
+    """
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = YAML(typ="safe", pure=True).load(Path(path).read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root)") from None
-    except yaml.YAMLError as err:
+    except YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")

@@ -10,15 +10,23 @@ Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>"
 
 from __future__ import annotations
 
-import sys
-
 import torch
 
 from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
 from sgm.train import load_for_inference
-from stages.common import StageError, checkpoint_name, eval_metrics_file, run_stage, samples_dir, train_dir, write_json
+from stages.common import (
+    StageError,
+    checkpoint_file,
+    checkpoint_name,
+    eval_metrics_file,
+    grid_point_argument,
+    run_stage,
+    samples_dir,
+    train_dir,
+    write_json,
+)
 from stages.config import Evaluate, load_params
 from stages.reference import RealData, load_real_data, spread
 
@@ -57,12 +65,10 @@ def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str
 
 def main() -> None:
     params = load_params()
-    point = sys.argv[1] if len(sys.argv) == 2 else None
-    if point not in params.grid:
-        raise StageError(f"usage: python -m stages.evaluate POINT, with POINT one of: {', '.join(params.grid)}")
+    point = grid_point_argument(params, "evaluate")
     settings = params.evaluate
     names = [checkpoint_name(epoch) for epoch in params.train.epochs]
-    checkpoints = {name: train_dir(point) / "checkpoints" / f"{name}.pt" for name in names}
+    checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     samples = {
         (name, sampler): samples_dir(point) / name / sampler / "samples.pt"
         for name in names

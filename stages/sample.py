@@ -7,7 +7,6 @@ All samplers of one checkpoint start from the same seeded prior draws, so they c
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import torch
@@ -19,9 +18,10 @@ from sgm.sampling import get_sampler
 from sgm.train import load_for_inference
 from stages.common import (
     TENSORS_DIR,
-    StageError,
     atomic_dir,
+    checkpoint_file,
     checkpoint_name,
+    grid_point_argument,
     run_stage,
     samples_dir,
     sampling_metrics_file,
@@ -33,9 +33,7 @@ from stages.config import load_params
 
 def main() -> None:
     params = load_params()
-    point = sys.argv[1] if len(sys.argv) == 2 else None
-    if point not in params.grid:
-        raise StageError(f"usage: python -m stages.sample POINT, with POINT one of: {', '.join(params.grid)}")
+    point = grid_point_argument(params, "sample")
     settings = params.sample
     layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -44,7 +42,7 @@ def main() -> None:
     with atomic_dir(samples_dir(point)) as out:
         for epoch in params.train.epochs:
             ckpt = checkpoint_name(epoch)
-            net, sde = load_for_inference(train_dir(point) / "checkpoints" / f"{ckpt}.pt", device=device)
+            net, sde = load_for_inference(checkpoint_file(train_dir(point), epoch), device=device)
             score_fn = score_fn_from_net(net, sde)
             metrics[ckpt] = {}
             for sampler in settings.samplers:

@@ -1,12 +1,16 @@
-"""Train one grid point, with a checkpoint at each listed epoch: python -m stages.train POINT."""
+"""Train one grid point, with a checkpoint at each listed epoch: python -m stages.train POINT.
+
+On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
+"""
 
 from __future__ import annotations
 
-import sys
+import tempfile
 
 import torch
 from dvclive import Live
 
+from sgm.distributed import world
 from sgm.nets import build_net
 from sgm.sde import make_sde
 from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
@@ -14,7 +18,9 @@ from stages.common import (
     TENSORS_DIR,
     StageError,
     atomic_dir,
+    checkpoint_file,
     checkpoint_name,
+    grid_point_argument,
     run_stage,
     train_dir,
     train_metrics_file,
@@ -25,9 +31,7 @@ from stages.config import load_params
 
 def main() -> None:
     params = load_params()
-    point = sys.argv[1] if len(sys.argv) == 2 else None
-    if point not in params.grid:
-        raise StageError(f"usage: python -m stages.train POINT, with POINT one of: {', '.join(params.grid)}")
+    point = grid_point_argument(params, "train")
     arch = params.archs[params.grid[point].arch]
     settings = params.train
 
@@ -47,22 +51,16 @@ def main() -> None:
     net = build_net(arch.net, arch.channels, blocks=arch.blocks, in_channels=data.shape[1], embed_dim=arch.embed_dim)
     sde = make_sde(settings.sde.name, **settings.sde.kwargs())
 
-    with atomic_dir(train_dir(point), keep_failed=True) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
-
-        def log(step, metrics):
-            live.step = step
-            for name, value in metrics.items():
-                live.log_metric(name, value)
-
+    def fit(checkpoint_dir, log=None):
         try:
-            train_loss = train(
+            return train(
                 net,
                 sde,
                 data,
                 lr=params.grid[point].lr,
                 batch_size=settings.batch_size,
                 epochs=settings.epochs,
-                checkpoint_dir=out / "checkpoints",
+                checkpoint_dir=checkpoint_dir,
                 seed=params.seed,
                 ema_decay=settings.ema_decay,
                 grad_clip=settings.grad_clip,
@@ -74,15 +72,28 @@ def main() -> None:
             )
         except TrainingDiverged as err:
             raise StageError(f"{point}: {err}") from None
+
+    if not world().is_main:  # a helper process of a torchrun launch: rank 0 writes everything
+        with tempfile.TemporaryDirectory() as scratch:
+            fit(scratch)
+        return
+
+    with atomic_dir(train_dir(point), keep_failed=True) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+
+        def log(step, metrics):
+            live.step = step
+            for name, value in metrics.items():
+                live.log_metric(name, value)
+
+        train_loss = fit(out / "checkpoints", log)
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
         test_data = test_set["x"][: settings.test_examples]
         metrics = {}
         for epoch in settings.epochs:
-            ema_net, _ = load_for_inference(out / "checkpoints" / f"{checkpoint_name(epoch)}.pt")
+            ema_net, _ = load_for_inference(checkpoint_file(out, epoch))
             test_loss = evaluate_loss(ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting)
             metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss}
         write_json(out / train_metrics_file(point).name, metrics)
-
 
 if __name__ == "__main__":
     run_stage(main)

@@ -88,6 +88,13 @@ def test_image_layout_needs_the_idx_source(tmp_path):
         load(tmp_path, edit(default_params(), "tensorize/layout", "image"))
 
 
+def test_exponents_without_a_dot_are_numbers_as_dvc_writes_them(tmp_path):
+    text = (REPO / "params.yaml").read_text().replace("{arch: b4-32to256, lr: 1.0e-4}", "{arch: b4-32to256, lr: 1e-05}")
+    assert "lr: 1e-05" in text
+    (tmp_path / "params.yaml").write_text(text)
+    assert load_params(tmp_path / "params.yaml").grid["b4-32to256-1e-4"].lr == 1e-5
+
+
 def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "nope.yaml")

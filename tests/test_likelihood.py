@@ -11,13 +11,7 @@ SDE_NAMES = list(SDES)
 EPS = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Small tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def model_log_density(data: GaussianData, sde, x: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from torch import nn
 
 from sgm.losses import dsm_loss, score_fn_from_net
 from sgm.nets import UNet2d
-from sgm.sde import TutorialVESDE, VPSDE, make_sde, per_example
+from sgm.sde import VPSDE, TutorialVESDE, make_sde, per_example
 
 
 class GaussianOptimalNet(nn.Module):

@@ -20,13 +20,7 @@ EPS = 1e-3
 DATA_STD = 0.5
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Small tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def isotropic_data(dims: int) -> GaussianData:

@@ -8,13 +8,7 @@ from sgm.sde import SDES, VESDE, make_sde
 SDE_NAMES = list(SDES)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Small tensors: thread hand-offs cost more than they save, badly so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def simulate_forward(sde, x0, paths, dt, checkpoints, generator):

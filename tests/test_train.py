@@ -6,7 +6,7 @@ import torch
 
 from sgm.nets import build_net
 from sgm.sde import TutorialVESDE, make_sde
-from sgm.train import TrainingDiverged, epoch_order, evaluate_loss, load_for_inference, read_checkpoint, train
+from sgm.train import TrainingDiverged, ema_decay_at, epoch_order, evaluate_loss, load_for_inference, read_checkpoint, train
 
 CONFIG = {"net": "unet2d", "channels": [8, 16], "embed_dim": 16, "sde": {"name": "tutorial_ve", "sigma": 25.0}}
 BATCH = 8
@@ -86,8 +86,11 @@ def test_ema_matches_the_hand_computed_average_of_two_steps(tmp_path):
     after_one = read_checkpoint(tmp_path / "last.pt")["model"]
     run(tmp_path, ema_decay=decay, max_steps=2)
     state = read_checkpoint(tmp_path / "last.pt")
+    first, second = ema_decay_at(1, decay), ema_decay_at(2, decay)
+    assert (first, second) == (2 / 11, 3 / 12)  # warm-up: below `decay` for the first steps
+    assert ema_decay_at(10_000, decay) == decay
     for name, _ in tiny_net().named_parameters():
-        expected = decay * (decay * initial[name] + (1 - decay) * after_one[name]) + (1 - decay) * state["model"][name]
+        expected = second * (first * initial[name] + (1 - first) * after_one[name]) + (1 - second) * state["model"][name]
         torch.testing.assert_close(state["ema"][name], expected, rtol=0, atol=1e-6)
         assert not torch.equal(state["ema"][name], state["model"][name])
 
