@@ -19,6 +19,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 nav ul { columns: 3; }
 table { border-collapse: collapse; font-size: 0.85em; }
+.results { overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 figure { margin: 0; }
 .figures, .clips { display: flex; flex-wrap: wrap; gap: 12px; margin: 0.5em 0; }
@@ -69,7 +70,8 @@ def render_page(title: str, sections: Sequence[Section], table: pd.DataFrame | N
         f"<nav><ul>{contents}</ul></nav>",
     ]
     if table is not None:
-        parts += ["<h2>Results</h2>", table.to_html(index=False, escape=True, na_rep="", float_format="{:.4g}".format)]
+        rows = table.to_html(index=False, escape=True, na_rep="", float_format="{:.4g}".format)
+        parts += ["<h2>Results</h2>", f'<div class="results">{rows}</div>']
     parts += [_section(s, a, level=2) for a, s in zip(anchors, sections)]
     parts.append("</body></html>")
     return "\n".join(parts)
