@@ -13,6 +13,7 @@ from pathlib import Path
 
 import librosa
 import librosa.display
+import matplotlib.image
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -164,9 +165,7 @@ def save_mosaic(mosaic: np.ndarray, path: str | Path, zoom: int = 3) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     big = np.repeat(np.repeat(mosaic, zoom, axis=0), zoom, axis=1)
-    figure = Figure(figsize=(big.shape[1] / DPI, big.shape[0] / DPI), dpi=DPI)
-    figure.figimage(big, cmap="gray", vmin=0, vmax=1)
-    figure.savefig(path, dpi=DPI, format="png")
+    matplotlib.image.imsave(path, big, cmap="gray", vmin=0, vmax=1, format="png")
     return path
 
 
