@@ -18,6 +18,8 @@ import pretty_midi
 import soundfile as sf
 import soxr
 
+from sgm.dsp import cut_clips
+
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".w64", ".rf64", ".caf"})
 SILENCE_DBFS = -90.0
 LABEL_COLUMNS = ("file", "instrument", "pitch")
@@ -174,13 +176,6 @@ def conform(audio: np.ndarray, rate: int, sample_rate: int, channels: int) -> np
     return audio.astype(np.float32)
 
 
-def cut_clips(audio: np.ndarray, clip_samples: int) -> np.ndarray:
-    """As many consecutive, non-overlapping clips as fit: (n_clips, channels, clip_samples); the rest is dropped."""
-    channels, frames = audio.shape
-    n_clips = frames // clip_samples
-    return audio[:, : n_clips * clip_samples].reshape(channels, n_clips, clip_samples).transpose(1, 0, 2)
-
-
 def load_clips(path: Path, sample_rate: int, channels: int, clip_samples: int) -> np.ndarray:
     """Read, check, conform and cut one file; raises UnusableAudio if it gives no clip."""
     audio, rate = read_audio(path)
@@ -191,4 +186,4 @@ def load_clips(path: Path, sample_rate: int, channels: int, clip_samples: int) -
             f"too short: {frames} samples at {sample_rate} Hz ({frames / sample_rate:.3f} s), "
             f"one clip needs {clip_samples} ({clip_samples / sample_rate:.3f} s)"
         )
-    return cut_clips(audio, clip_samples)
+    return cut_clips(audio, clip_samples, frames // clip_samples)  # as many as fit

@@ -74,6 +74,14 @@ def test_peak_normalize_sets_the_largest_sample_and_keeps_silence():
         peak_normalize(audio, 0)
 
 
+def test_cut_clips_of_stereo_audio_come_first_then_channels():
+    audio = np.arange(2 * 35, dtype=np.float32).reshape(2, 35)
+    clips = cut_clips(audio, clip_samples=10, n_clips=3)
+    assert clips.shape == (3, 2, 10)
+    np.testing.assert_array_equal(clips[1], audio[:, 10:20])
+    np.testing.assert_array_equal(clips[2, 1], np.arange(55, 65))
+
+
 def test_cut_clips_takes_consecutive_clips_and_drops_the_tail():
     audio = np.arange(2 * 11).reshape(2, 11)
     clips = cut_clips(audio, clip_samples=3, n_clips=3)

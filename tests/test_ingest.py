@@ -169,14 +169,6 @@ def test_conform_scales_audio_above_full_scale_down_to_peak_one():
     np.testing.assert_allclose(ingest.conform(audio, RATE, RATE, 1), [[0.25, -1.0, 0.5, 0.125]])
 
 
-def test_cut_clips_takes_consecutive_clips_and_drops_the_rest():
-    audio = np.arange(2 * 35, dtype=np.float32).reshape(2, 35)
-    clips = ingest.cut_clips(audio, 10)
-    assert clips.shape == (3, 2, 10)
-    np.testing.assert_array_equal(clips[1], audio[:, 10:20])
-    np.testing.assert_array_equal(clips[2, 1], np.arange(55, 65))
-
-
 def test_load_clips_counts_clips_after_resampling(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, sine(440, 16000, 1.0, channels=2), 16000, subtype="PCM_24")
