@@ -7,7 +7,6 @@ The default source holds each General MIDI program in `render.programs` at every
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 from sgm.audio_io import write_wav
 from sgm.dsp import cut_clips, to_mono
 from sgm.soundfont import SoundFont, SoundFontError, default_soundfont, gm_family, note_name, pitch_hz
-from stages.common import NOTES_DIR, StageError, atomic_dir, run_stage
+from stages.common import NOTES_DIR, StageError, atomic_dir, run_stage, write_json
 from stages.config import Render, load_params
 
 
@@ -67,7 +66,7 @@ def render_from_soundfont(render: Render, out: Path) -> None:
         rows = [row for program_rows in per_program for row in program_rows]
     pd.DataFrame(rows).to_csv(out / "notes.csv", index=False)
     counts = {"clips": len(rows), "notes": n * notes_per_program, "programs": n}
-    (out / "metrics.json").write_text(json.dumps(counts, indent=2) + "\n")
+    write_json(out / "metrics.json", counts)
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ notes.csv, that the SoundFont render writes, so later stages need not know where
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from sgm import ingest
 from sgm.audio_io import write_wav
 from sgm.idx import IdxError, read_image_set
 from sgm.soundfont import note_name, pitch_hz
-from stages.common import StageError
+from stages.common import StageError, write_json
 from stages.config import Params
 
 
@@ -100,7 +99,7 @@ def render_from_folder(params: Params, out_dir: Path) -> None:
         "clips": len(rows),
         "unmatched_labels": len(rejected) - (len(files) - accepted),
     }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_dir / "metrics.json", metrics)
 
 
 def render_from_idx(params: Params, out_dir: Path) -> None:
