@@ -174,6 +174,12 @@ class Train(Section):
     compile: Literal["auto", "on", "off"] = "auto"
     log_every: PositiveInt = 50
 
+    @model_validator(mode="after")
+    def _batch_fits(self):
+        if self.max_examples is not None and self.batch_size > self.max_examples:
+            raise ValueError(f"batch_size={self.batch_size} exceeds max_examples={self.max_examples}: no full batch to train on")
+        return self
+
     @field_validator("epochs")
     @classmethod
     def _increasing(cls, epochs):
@@ -256,7 +262,7 @@ class Plot(Section):
 
 
 class Params(Section):
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     render: Render
     preprocess: Preprocess = Preprocess()
     tensorize: Tensorize = Tensorize()

@@ -57,6 +57,8 @@ def edit(params, dotted, value):
         ("sample/samplers", ["euler_maruyama", "ddim"], "sample.samplers: unknown sampler(s) ['ddim']; accepted: euler_maruyama"),
         ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft' or 'image'"),
         ("render/pitch_low", 95, "pitch_low=95 is above pitch_high=91"),
+        ("seed", -1, "seed: Input should be greater than or equal to 0"),
+        ("train/max_examples", 16, "train: batch_size=32 exceeds max_examples=16"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, dotted, value, expected):
