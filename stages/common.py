@@ -57,21 +57,16 @@ def eval_metrics_file(point: str) -> Path:
 REFERENCE_FILE = RESULTS_DIR / "reference" / "metrics.json"
 
 
-def partial_dir(path: Path) -> Path:
-    """Where atomic_dir builds `path` before renaming it into place."""
-    return path.with_name(f".{path.name}.partial")
-
-
 @contextlib.contextmanager
 def atomic_dir(path: Path, keep_failed: bool = False):
     """Yield a fresh temporary directory that replaces `path` only if the block succeeds.
 
     DVC caches a stage's outputs after it exits; writing beside the final path and renaming at the
     end means a failed or interrupted stage never leaves a half-written output behind. With
-    `keep_failed`, a failed attempt stays in partial_dir(path) for inspection until the next run.
+    `keep_failed`, a failed attempt stays in .NAME.partial beside it for inspection until the next run.
     """
     path = Path(path)
-    tmp = partial_dir(path)
+    tmp = path.with_name(f".{path.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

@@ -67,11 +67,10 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "evaluate")
     settings = params.evaluate
-    names = [checkpoint_name(epoch) for epoch in params.train.epochs]
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     samples = {
         (name, sampler): samples_dir(point) / name / sampler / "samples.pt"
-        for name in names
+        for name in checkpoints
         for sampler in params.sample.samplers
     }
     missing = [str(path) for path in [*checkpoints.values(), *samples.values()] if not path.is_file()]
