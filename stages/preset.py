@@ -23,7 +23,7 @@ from stages.common import StageError, run_stage
 from stages.config import PARAMS_FILE, Params, ParamsError, _format
 
 PRESETS_DIR = Path("presets")
-REPLACED_MAPPINGS = {("grid",), ("render", "programs"), ("archs",)}
+REPLACED_MAPPINGS = {("grid",), ("render", "programs"), ("archs",), ("train", "sde")}
 
 
 def read_yaml(path: Path) -> dict:
