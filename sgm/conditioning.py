@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-KINDS = ("pitch", "instrument")
+KINDS = ("instrument", "pitch")  # the label kinds, in the order names mention them
 
 
 def label_sizes(conditioning: dict) -> list[int]:
@@ -76,10 +76,11 @@ def balanced_requests(conditioning: dict, n: int, seed: int) -> list[dict]:
 
 
 def describe(request: dict) -> str:
-    """A file-name-safe description of a request, e.g. "flute_G4"."""
+    """A file-name-safe description of a request, instrument first, e.g. "flute_G4"."""
     parts = []
-    for kind, value in request.items():
-        parts.append(midi_name(value) if kind == "pitch" else str(value))
+    for kind in KINDS:
+        if kind in request:
+            parts.append(midi_name(request[kind]) if kind == "pitch" else str(request[kind]))
     return "_".join(parts)
 
 
