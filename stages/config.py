@@ -57,6 +57,7 @@ class Render(Section):
     source: Literal["soundfont", "folder", "idx"] = "soundfont"
     soundfont: str = "default"
     programs: dict[str, Annotated[int, Field(ge=0, le=127)]]
+    instruments: list[str] | None = None  # which of `programs` the soundfont source renders; null: all
     pitch_low: Annotated[int, Field(ge=0, le=127)] = 55
     pitch_high: Annotated[int, Field(ge=0, le=127)] = 91
     velocity: Annotated[int, Field(ge=1, le=127)] = 100
@@ -77,8 +78,20 @@ class Render(Section):
             raise ValueError(f"program names {bad} are used as folder names: use only letters, digits, '_' and '-'")
         return programs
 
+    @property
+    def selected_programs(self) -> dict[str, int]:
+        """The programs to render: `instruments` of `programs`, or all of them."""
+        if self.instruments is None:
+            return dict(self.programs)
+        return {name: self.programs[name] for name in self.instruments}
+
     @model_validator(mode="after")
     def _consistent(self):
+        unknown = [name for name in self.instruments or [] if name not in self.programs]
+        if unknown:
+            raise ValueError(f"instruments {unknown} are not in render.programs ({', '.join(self.programs)})")
+        if self.instruments is not None and (not self.instruments or len(set(self.instruments)) != len(self.instruments)):
+            raise ValueError(f"instruments must name at least one program, each once (or be null for all), got {self.instruments}")
         if self.pitch_low > self.pitch_high:
             raise ValueError(f"pitch_low={self.pitch_low} is above pitch_high={self.pitch_high}")
         if self.source == "soundfont":

@@ -24,6 +24,7 @@ def tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["render"].update(
         programs={"acoustic_grand_piano": 0, "violin": 40},
+        instruments=None,
         pitch_low=60,
         pitch_high=62,
         note_seconds=0.55,
