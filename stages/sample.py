@@ -6,22 +6,21 @@ All samplers of one checkpoint start from the same seeded prior draws, so they c
 
 from __future__ import annotations
 
-import json
 import time
 
 import torch
 
 from sgm.audio_io import write_wav
-from sgm.layouts import layout_from_dict
 from sgm.losses import score_fn_from_net
 from sgm.sampling import get_sampler
 from sgm.train import load_for_inference
 from stages.common import (
-    TENSORS_DIR,
+    StageError,
     atomic_dir,
     checkpoint_file,
     checkpoint_name,
     grid_point_argument,
+    read_layout,
     run_stage,
     samples_dir,
     sampling_metrics_file,
@@ -35,14 +34,20 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "sample")
     settings = params.sample
-    layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
+    layout = read_layout()
+    checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
+    missing = [str(path) for path in checkpoints.values() if not path.is_file()]
+    if missing:
+        raise StageError("missing checkpoint(s) (run the train stage first): " + ", ".join(missing))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     metrics = {}
     with atomic_dir(samples_dir(point)) as out:
-        for epoch in params.train.epochs:
-            ckpt = checkpoint_name(epoch)
-            net, sde = load_for_inference(checkpoint_file(train_dir(point), epoch), device=device)
+        for ckpt, path in checkpoints.items():
+            try:
+                net, sde = load_for_inference(path, device=device)
+            except ValueError as err:
+                raise StageError(str(err)) from None
             score_fn = score_fn_from_net(net, sde)
             metrics[ckpt] = {}
             for sampler in settings.samplers:
