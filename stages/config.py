@@ -7,6 +7,7 @@ with its key before any stage does work.
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,8 +15,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
+from sgm.layouts import make_layout
 from sgm.sampling import SAMPLERS
 from sgm.sde import SDES
+from stages.columns import COLUMNS, METRIC_COLUMNS
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -149,7 +152,14 @@ class Arch(Section):
     def _blocks_match_channels(self):
         if len(self.channels) != self.blocks:
             raise ValueError(f"channel list {self.channels} has {len(self.channels)} entries but blocks={self.blocks}")
+        if self.embed_dim % 2:
+            raise ValueError(f"embed_dim={self.embed_dim} must be even (sine and cosine time features)")
         return self
+
+    @property
+    def size_multiple(self) -> int:
+        """What the U-Net's input sizes must be divisible by: each block halves (2-D) or quarters (1-D) them."""
+        return (4 if self.net == "unet1d" else 2) ** (self.blocks - 1)
 
 
 class GridPoint(Section):
@@ -171,6 +181,21 @@ class SdeParams(Section):
         if name not in SDES:
             raise ValueError(f"unknown SDE {name!r}; accepted: {', '.join(SDES)}")
         return name
+
+    @model_validator(mode="after")
+    def _takes_its_own_parameters(self):
+        sde = SDES[self.name]
+        accepted = [name for name in inspect.signature(sde.__init__).parameters if name != "self"]
+        unknown = [key for key in self.kwargs() if key not in accepted]
+        if unknown:
+            raise ValueError(f"{self.name!r} takes {', '.join(accepted)}; got {', '.join(unknown)}")
+        if self.sigma_max == "auto":
+            return self  # known once tensorize has measured the data; train checks the SDE then
+        try:
+            sde(**self.kwargs())
+        except ValueError as err:
+            raise ValueError(str(err)) from None
+        return self
 
     def kwargs(self, max_pairwise_distance: float | None = None) -> dict:
         """The SDE's keyword arguments, with sigma_max: auto resolved to `max_pairwise_distance`."""
@@ -231,26 +256,26 @@ class Train(Section):
 
 class EulerMaruyama(Section):
     steps: PositiveInt = 500
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class PredictorCorrector(Section):
     steps: PositiveInt = 500
     snr: PositiveFloat = 0.16
     corrector_steps: PositiveInt = 1
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class ProbabilityFlowOde(Section):
     rtol: PositiveFloat = 1e-5
     atol: PositiveFloat = 1e-5
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class Heun(Section):
     steps: PositiveInt = 18
     rho: PositiveFloat = 7.0
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class Sample(Section):
@@ -280,7 +305,7 @@ class Likelihood(Section):
     examples: PositiveInt = 16
     rtol: PositiveFloat = 1e-5
     atol: PositiveFloat = 1e-5
-    eps: PositiveFloat = 1e-5
+    eps: Fraction = 1e-5
 
 
 class Evaluate(Section):
@@ -295,6 +320,23 @@ class Plot(Section):
     sheet_columns: PositiveInt = 4
     metrics: list[str] = ["frechet_distance", "bpd", "pitch_accuracy"]
     hyperparameters: list[str] = ["lr", "blocks", "channels", "epoch"]
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics):
+        return _known_columns(metrics, METRIC_COLUMNS)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known_hyperparameters(cls, hyperparameters):
+        return _known_columns(hyperparameters, COLUMNS)
+
+
+def _known_columns(names: list[str], columns) -> list[str]:
+    unknown = [name for name in names if name not in columns]
+    if unknown:
+        raise ValueError(f"no results.csv column(s) {unknown}; accepted: {', '.join(columns)}")
+    return names
 
 
 # --- the whole file --------------------------------------------------------------------------------
@@ -327,6 +369,7 @@ class Params(Section):
                 f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
                 "the idx source (images) takes layout 'image', audio sources take a waveform or stft layout"
             )
+        self._layout_fits_nets()
         net_for_layout = {"waveform1d": "unet1d"}
         wanted = net_for_layout.get(self.tensorize.layout, "unet2d")
         for name, point in self.grid.items():
@@ -340,6 +383,25 @@ class Params(Section):
                     f"{self.tensorize.layout!r} needs a {wanted}"
                 )
         return self
+
+
+    def _layout_fits_nets(self):
+        """Audio clips make a valid tensor layout whose sizes every grid point's U-Net can halve."""
+        layout = self.tensorize.layout
+        if layout == "image":
+            return
+        options = self.tensorize.stft.model_dump() if layout == "stft" else {}
+        try:
+            shape = make_layout(layout, self.render.clip_samples, self.render.sample_rate, **options).shape
+        except ValueError as err:
+            raise ValueError(f"tensorize.layout {layout!r} does not fit render.clip_samples={self.render.clip_samples}: {err}") from None
+        for name, point in self.grid.items():
+            arch = self.archs.get(point.arch)
+            if arch is not None and any(size % arch.size_multiple for size in shape[1:]):
+                raise ValueError(
+                    f"grid point {name!r} uses {point.arch!r}, whose {arch.blocks} blocks need sizes divisible by "
+                    f"{arch.size_multiple}, but layout {layout!r} gives tensors of shape {shape}"
+                )
 
 
 def _format(err: ValidationError) -> str:

@@ -35,15 +35,18 @@ def read_clips(table: pd.DataFrame, clip_samples: int, sample_rate: int) -> np.n
         if not path.is_file():
             problems.append(f"{path}: listed in {NOTES_FILE} but missing")
             continue
-        with soundfile.SoundFile(path) as wav:
-            found = (wav.channels, wav.frames, wav.samplerate)
-            if found != (1, clip_samples, sample_rate):
-                problems.append(
-                    f"{path}: {wav.channels} channel(s), {wav.frames} samples at {wav.samplerate} Hz; "
-                    f"expected mono, {clip_samples} samples at {sample_rate} Hz"
-                )
-                continue
-            wav.read(dtype="float32", out=audio[i])
+        try:
+            with soundfile.SoundFile(path) as wav:
+                found = (wav.channels, wav.frames, wav.samplerate)
+                if found != (1, clip_samples, sample_rate):
+                    problems.append(
+                        f"{path}: {wav.channels} channel(s), {wav.frames} samples at {wav.samplerate} Hz; "
+                        f"expected mono, {clip_samples} samples at {sample_rate} Hz"
+                    )
+                    continue
+                wav.read(dtype="float32", out=audio[i])
+        except soundfile.LibsndfileError as err:
+            problems.append(f"{path}: not a readable WAV file ({err.error_string}); expected a mono {clip_samples}-sample clip")
     if problems:
         shown = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"] if len(problems) > MAX_LISTED else [])
         raise StageError(f"{len(problems)} of {len(table)} clips are unusable:\n  " + "\n  ".join(shown))

@@ -1,0 +1,6 @@
+"""The columns of results/results.csv, shared by the stage that writes it and the params that name them."""
+
+SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance")
+HYPERPARAMETER_COLUMNS = ("point", "arch", "blocks", "channels", "lr", "epoch", "sampler")
+METRIC_COLUMNS = ("train_loss", "test_loss", "train_minutes", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS)
+COLUMNS = (*HYPERPARAMETER_COLUMNS, *METRIC_COLUMNS)
