@@ -30,9 +30,10 @@ from stages.config import Params, load_params
 TABLE_FILE = RESULTS_DIR / "results.csv"
 SUMMARY_FILE = RESULTS_DIR / "summary.json"
 SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance")
+MELODY_METRICS = ("pitch_class_distance", "in_key_share", "note_density", "polyphony", "empty_share")  # pianoroll layout
 COLUMNS = (
     "point", "arch", "blocks", "channels", "lr", "epoch", "sampler",
-    "train_loss", "test_loss", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS,
+    "train_loss", "test_loss", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS, *MELODY_METRICS,
 )  # fmt: skip
 RANKING = ("frechet_distance", "bpd", "point", "epoch", "sampler")
 CRITERION = "lowest frechet_distance, then lowest bpd"

@@ -77,6 +77,9 @@ def save(directory, x, layout):
         record["audio"] = audio
         for i, clip in enumerate(audio):
             write_wav(directory / f"sample_{i:03d}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
+    if layout.name == "pianoroll":
+        for i, roll in enumerate(layout.to_rolls(x)):
+            layout.to_midi(roll).write(str(directory / f"sample_{i:03d}.mid"))
     torch.save(record, directory / "samples.pt")
 
 
