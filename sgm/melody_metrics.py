@@ -6,7 +6,7 @@ the largest share of its notes that one diatonic scale - the 12 major/natural-mi
 averaged over non-empty segments; 7/12 for all 12 pitch classes once, 1 for any scale), and two
 distances to a reference set: the total-variation distance between the sets' pitch-class
 histograms of notes (0 = same, 1 = disjoint) and the Frechet distance between Gaussians fitted
-to FEATURES of each segment.
+to FEATURES of each segment, each feature in units of its standard deviation in the reference set.
 """
 
 from __future__ import annotations
@@ -88,10 +88,16 @@ def melody_metrics(rolls, reference, pitch_low: int) -> dict[str, float]:
         "note_density": float(np.mean([len(n) for n in notes])),
         "polyphony": sum(c for c, _ in sounding) / steps if steps else float("nan"),
         "empty_share": float(np.mean([not n for n in notes])),
-        "frechet_distance": frechet_distance(
-            torch.from_numpy(segment_features(rolls, pitch_low)), torch.from_numpy(segment_features(reference, pitch_low))
-        ),
+        "frechet_distance": standardized_frechet_distance(segment_features(rolls, pitch_low), segment_features(reference, pitch_low)),
     }
+
+
+def standardized_frechet_distance(features: np.ndarray, reference: np.ndarray) -> float:
+    """Frechet distance after scaling each feature by the reference set's standard deviation (1 where
+    it is 0), so that note counts do not drown shares between 0 and 1."""
+    std = reference.std(axis=0)
+    std[std == 0] = 1.0
+    return frechet_distance(torch.from_numpy(features / std), torch.from_numpy(reference / std))
 
 
 def random_rolls(like, n: int, generator: np.random.Generator) -> np.ndarray:

@@ -7,6 +7,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from stages.config import Params
@@ -42,3 +44,17 @@ def test_preset_overrides_give_valid_params():
         section[leaf] = value
     validated = Params.model_validate(params)
     assert validated.render.source == "melody" and validated.tensorize.layout == "pianoroll"
+
+
+def test_melody_source_and_pianoroll_layout_go_together():
+    params = yaml_value((REPO / "params.yaml").read_text())
+    params["render"]["source"] = "melody"
+    with pytest.raises(ValidationError, match="tensorize.layout 'waveform2d' does not fit render.source 'melody'"):
+        Params.model_validate(params)
+    params["render"]["source"], params["tensorize"]["layout"] = "soundfont", "pianoroll"
+    with pytest.raises(ValidationError, match="the melody source takes layout 'pianoroll', and only it"):
+        Params.model_validate(params)
+    params["render"]["source"] = "melody"
+    params["render"]["melody"].update(corpus=None, folder=None)
+    with pytest.raises(ValidationError, match="melody needs a corpus, a folder or both"):
+        Params.model_validate(params)
