@@ -151,6 +151,9 @@ def test_dvc_repro_trains_samples_and_scores_melodies(tmp_path):
 
     counts = json.loads((root / "data" / "notes" / "metrics.json").read_text())
     assert counts["pieces"] >= 3 and counts["segments"] > 20
+    train, test = (torch.load(root / "data" / "tensors" / f"{split}.pt", weights_only=True) for split in ("train", "test"))
+    assert len(train["x"]) + len(test["x"]) == counts["segments"] and train["x"].shape[1:] == (3, 32, 32)
+    assert not set(train["note_id"].tolist()) & set(test["note_id"].tolist())  # no piece on both sides
     samples = root / "runs" / "tiny-1e-3" / "samples" / "epoch_001" / "euler_maruyama"
     assert len(list(samples.glob("sample_*.mid"))) == 4 and len(list(samples.glob("sample_*.wav"))) == 4
     midi = pretty_midi.PrettyMIDI(str(samples / "sample_000.mid"))
