@@ -7,7 +7,7 @@ per time step. Precisely:
   bars of 4/4. Note starts and ends are rounded to the nearest step; a note shorter than a step
   lasts one step; grace notes (no duration) are left out.
 - Pitch: row r is MIDI pitch `pitch_low + r`, 32 rows (default 48-79, C3-G5). Each piece may first be
-  transposed by -6..+5 semitones so that its key (music21's Krumhansl-Schmuckler estimate) becomes
+  transposed by -6..+5 semitones so that its key (music21's estimate, Aarden-Essen profiles) becomes
   C major or A minor; notes that then fall outside the window are dropped (and counted).
 - Channels (uint8): 0 onset (1 on a note's first step), 1 sustain (1 on every step it sounds,
   the first included), 2 velocity (the note's MIDI velocity 1-127 on every step it sounds, 0 elsewhere).
