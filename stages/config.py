@@ -56,8 +56,31 @@ class FolderSource(Section):
     labels: str | None = None
 
 
+class MelodySource(Section):
+    """Scores cut into 3x32x32 piano rolls (sgm.melody): music21's bundled corpus and/or a user's folder.
+
+    `corpus` names a composer folder of music21's corpus (its MusicXML files, e.g. bach: the chorales);
+    `folder` is read recursively for .mid/.midi/.mxl/.musicxml/.xml files and never modified.
+    """
+
+    corpus: str | None = "bach"
+    folder: str | None = None
+    max_pieces: PositiveInt | None = None  # the first N corpus pieces in path order (null: all)
+    transpose: bool = True  # each piece into C major / A minor before windowing
+    pitch_low: Annotated[int, Field(ge=0, le=96)] = 48  # rows are MIDI pitches pitch_low..pitch_low+31
+    hop_steps: PositiveInt = 16  # a segment starts every hop_steps sixteenths
+    tempo_qpm: PositiveFloat = 120.0  # playback tempo of the rolls (quarter notes per minute)
+    program: Annotated[int, Field(ge=0, le=127)] = 0  # General MIDI program the rolls are played with
+
+    @model_validator(mode="after")
+    def _has_input(self):
+        if self.corpus is None and self.folder is None:
+            raise ValueError("melody needs a corpus, a folder or both")
+        return self
+
+
 class Render(Section):
-    source: Literal["soundfont", "folder", "idx"] = "soundfont"
+    source: Literal["soundfont", "folder", "idx", "melody"] = "soundfont"
     soundfont: str = "default"
     programs: dict[str, Annotated[int, Field(ge=0, le=127)]]
     instruments: list[str] | None = None  # which of `programs` the soundfont source renders; null: all
@@ -71,6 +94,7 @@ class Render(Section):
     clips_per_note: PositiveInt = 3
     folder: FolderSource | None = None
     idx: IdxSource | None = None
+    melody: MelodySource | None = None
     on_bad_file: Literal["error", "skip"] = "error"
 
     @field_validator("programs")
@@ -109,6 +133,8 @@ class Render(Section):
                 )
         if self.source == "folder" and self.folder is None:
             raise ValueError("source is 'folder' but render.folder.path is not set")
+        if self.source == "melody" and self.melody is None:
+            raise ValueError("source is 'melody' but render.melody is not set")
         if self.source == "idx" and self.idx is None:
             raise ValueError("source is 'idx' but render.idx.images is not set")
         return self
@@ -132,7 +158,7 @@ class Stft(Section):
 
 
 class Tensorize(Section):
-    layout: Literal["waveform2d", "waveform1d", "stft", "image"] = "waveform2d"
+    layout: Literal["waveform2d", "waveform1d", "stft", "image", "pianoroll"] = "waveform2d"
     stft: Stft = Stft()
     target_std: PositiveFloat | None = None  # scale the training data to this std (EDM: 0.5); null: the layout's rule
     test_fraction: Fraction = 0.1
@@ -370,6 +396,11 @@ class Params(Section):
                 "the idx source (images) takes layout 'image', audio sources take a waveform or stft layout"
             )
         self._layout_fits_nets()
+        if (self.tensorize.layout == "pianoroll") != (self.render.source == "melody"):
+            raise ValueError(
+                f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
+                "the melody source takes layout 'pianoroll', and only it"
+            )
         net_for_layout = {"waveform1d": "unet1d"}
         wanted = net_for_layout.get(self.tensorize.layout, "unet2d")
         for name, point in self.grid.items():

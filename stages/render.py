@@ -78,6 +78,10 @@ def main() -> None:
             from stages.render_sources import render_from_folder
 
             render_from_folder(params, out)
+        elif params.render.source == "melody":
+            from stages.melody_data import render_from_melody
+
+            render_from_melody(params, out)
         else:
             from stages.render_sources import render_from_idx
 

@@ -90,6 +90,9 @@ def save(directory, x, layout, requests):
         for i, (clip, request) in enumerate(zip(audio, requests)):
             name = "_".join(filter(None, [f"sample_{i:03d}", describe(request)]))
             write_wav(directory / f"{name}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
+    if layout.name == "pianoroll":
+        for i, roll in enumerate(layout.to_rolls(x)):
+            layout.to_midi(roll).write(str(directory / f"sample_{i:03d}.mid"))
     torch.save(record, directory / "samples.pt")
 
 

@@ -55,7 +55,7 @@ def edit(params, dotted, value):
         ("grid/b4-32to256-1e-4", {"arch": "b9-huge", "lr": 1e-4}, "grid point 'b4-32to256-1e-4' names architecture 'b9-huge', which is not in archs"),
         ("grid/b4-32to256-0.0001", {"arch": "b4-32to256", "lr": 1e-4}, "grid point name 'b4-32to256-0.0001' contains '.'"),
         ("sample/samplers", ["euler_maruyama", "ddim"], "sample.samplers: unknown sampler(s) ['ddim']; accepted: euler_maruyama"),
-        ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft' or 'image'"),
+        ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft', 'image' or 'pianoroll'"),
         ("render/pitch_low", 95, "pitch_low=95 is above pitch_high=91"),
         ("seed", -1, "seed: Input should be greater than or equal to 0"),
         ("train/max_examples", 16, "train: batch_size=32 exceeds max_examples=16"),
