@@ -54,7 +54,7 @@ class FolderSource(Section):
 
 
 class Render(Section):
-    source: Literal["soundfont", "folder", "idx"] = "soundfont"
+    source: Literal["soundfont", "folder", "idx", "digits"] = "soundfont"
     soundfont: str = "default"
     programs: dict[str, Annotated[int, Field(ge=0, le=127)]]
     pitch_low: Annotated[int, Field(ge=0, le=127)] = 55
@@ -283,10 +283,10 @@ class Params(Section):
                 f"preprocess.lowpass_hz={self.preprocess.lowpass_hz} is not below the Nyquist frequency "
                 f"{nyquist} Hz of render.sample_rate={self.render.sample_rate}: lower it or set it to null"
             )
-        if (self.tensorize.layout == "image") != (self.render.source == "idx"):
+        if (self.tensorize.layout == "image") != (self.render.source in ("idx", "digits")):
             raise ValueError(
                 f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
-                "the idx source (images) takes layout 'image', audio sources take a waveform or stft layout"
+                "the image sources (idx, digits) take layout 'image', audio sources take a waveform or stft layout"
             )
         net_for_layout = {"waveform1d": "unet1d"}
         wanted = net_for_layout.get(self.tensorize.layout, "unet2d")
