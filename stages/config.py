@@ -179,7 +179,7 @@ class Precond(Section):
 class Train(Section):
     sde: SdeParams = SdeParams()
     precond: Precond = Precond()
-    conditioning: list[Literal["pitch", "instrument"]] = []  # label kinds the model is conditioned on; []: unconditional
+    conditioning: list[Literal["pitch", "instrument", "digit"]] = []  # label kinds the model is conditioned on; []: unconditional
     label_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1  # each label is dropped with this probability (guidance)
     loss_weighting: Literal["study", "likelihood", "edm"] = "study"
     epochs: list[PositiveInt]
@@ -313,6 +313,12 @@ class Params(Section):
             raise ValueError(
                 f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
                 "the image sources (idx, digits) take layout 'image', audio sources take a waveform or stft layout"
+            )
+        wrong_kinds = set(self.train.conditioning) & ({"pitch", "instrument"} if self.tensorize.layout == "image" else {"digit"})
+        if wrong_kinds:
+            raise ValueError(
+                f"train.conditioning {self.train.conditioning} does not fit render.source {self.render.source!r}: "
+                "images are conditioned on 'digit' (their class label), audio on 'pitch' and 'instrument'"
             )
         net_for_layout = {"waveform1d": "unet1d"}
         wanted = net_for_layout.get(self.tensorize.layout, "unet2d")

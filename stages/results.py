@@ -29,7 +29,7 @@ from stages.config import Params, load_params
 
 TABLE_FILE = RESULTS_DIR / "results.csv"
 SUMMARY_FILE = RESULTS_DIR / "summary.json"
-SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance")
+SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance", "instrument_accuracy", "digit_accuracy")
 COLUMNS = (
     "point", "arch", "blocks", "channels", "lr", "epoch", "sampler",
     "train_loss", "test_loss", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS,
