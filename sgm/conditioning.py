@@ -1,7 +1,7 @@
 """Class labels for conditional models: vocabularies, requests, label dropout and null labels.
 
 A conditional model knows an ordered `conditioning` {kind: vocabulary}, e.g.
-{"pitch": [55, ..., 91], "instrument": ["flute", ...]}. Its labels are an int64 tensor (B, K),
+{"pitch": [55, ..., 91], "instrument": ["flute", ...]} (or {"digit": [0, ..., 9]} for images). Its labels are an int64 tensor (B, K),
 one column per kind, holding the index of the value in that kind's vocabulary; the index
 len(vocabulary) is the "no label" class, used for label dropout during training and for the
 unconditional half of classifier-free guidance.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-KINDS = ("instrument", "pitch")  # the label kinds, in the order names mention them
+KINDS = ("instrument", "pitch", "digit")  # the label kinds, in the order names mention them
 
 
 def label_sizes(conditioning: dict) -> list[int]:

@@ -10,7 +10,8 @@ Layouts:
 - `waveform1d`: the clip as one 1 x L channel.
 - `stft`: real and imaginary STFT parts, 2 x (n_fft//2 + 1) x frames; 2x128x128 for 16384 samples
   with n_fft 254, hop 128.
-- `image`: square uint8 images zero-padded to padded_size (FashionMNIST sanity check); no audio.
+- `image`: square uint8 images, enlarged by a whole factor (nearest neighbour) and zero-padded to
+  padded_size (FashionMNIST and digits sanity checks); no audio.
 - `pianoroll`: uint8 melody rolls 3 x 32 x 32 (sgm.melody) in [-1, 1]; audio through a SoundFont.
 
 Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
@@ -215,13 +216,18 @@ class Stft(Layout):
 
 @dataclass(frozen=True)
 class Image(Layout):
-    """Square uint8 images (N, side, side), zero-padded to 1 x padded_size x padded_size.
+    """Square uint8 images (N, side, side), enlarged `upsample` times and zero-padded to 1 x padded_size^2.
 
     `clip_samples` is the pixel count side*side and `sample_rate` must be 0: images are not audio.
+    `upsample` (None: the largest whole factor that fits padded_size, e.g. 4 for 8x8 digits in 32x32,
+    1 for 28x28 FashionMNIST) repeats each pixel in a block (nearest neighbour). Going back takes
+    each block's mean, the exact inverse for enlarged images and the least-squares one for anything
+    a model makes, so `to_images(to_model(images))` gives the images back unchanged.
     """
 
     name: ClassVar[str] = "image"
     padded_size: int = 32
+    upsample: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -229,6 +235,13 @@ class Image(Layout):
             raise ValueError(f"image: clip_samples must be the pixel count of a square image, got {self.clip_samples}")
         if not (isinstance(self.padded_size, int) and self.padded_size >= self.side):
             raise ValueError(f"image: padded_size must be an int >= the image side {self.side}, got {self.padded_size!r}")
+        if self.upsample is None:
+            object.__setattr__(self, "upsample", self.padded_size // self.side)
+        if not (isinstance(self.upsample, int) and 1 <= self.upsample <= self.padded_size // self.side):
+            raise ValueError(
+                f"image: upsample must be an int from 1 to {self.padded_size // self.side} "
+                f"(side {self.side} enlarged must fit padded_size {self.padded_size}), got {self.upsample!r}"
+            )
 
     def _check_sample_rate(self):
         if self.sample_rate != 0:
@@ -248,16 +261,18 @@ class Image(Layout):
 
     @property
     def _padding(self) -> tuple[int, int]:
-        total = self.padded_size - self.side
+        total = self.padded_size - self.side * self.upsample
         return total // 2, total - total // 2
 
     def _arrange(self, data):
         left, right = self._padding
-        return F.pad(data.float().unsqueeze(1), (left, right, left, right), value=0.0)
+        enlarged = F.interpolate(data.float().unsqueeze(1), scale_factor=self.upsample, mode="nearest")
+        return F.pad(enlarged, (left, right, left, right), value=0.0)
 
     def _unarrange(self, x):
         left, _ = self._padding
-        return x[:, 0, left : left + self.side, left : left + self.side]
+        size = self.side * self.upsample
+        return F.avg_pool2d(x[:, :, left : left + size, left : left + size], self.upsample)[:, 0]
 
     def to_audio(self, x):
         raise ValueError("layout 'image' holds images, not audio: it has no to_audio; use to_images")

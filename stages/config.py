@@ -80,7 +80,7 @@ class MelodySource(Section):
 
 
 class Render(Section):
-    source: Literal["soundfont", "folder", "idx", "melody"] = "soundfont"
+    source: Literal["soundfont", "folder", "idx", "digits", "melody"] = "soundfont"
     soundfont: str = "default"
     programs: dict[str, Annotated[int, Field(ge=0, le=127)]]
     instruments: list[str] | None = None  # which of `programs` the soundfont source renders; null: all
@@ -243,7 +243,7 @@ class Precond(Section):
 class Train(Section):
     sde: SdeParams = SdeParams()
     precond: Precond = Precond()
-    conditioning: list[Literal["pitch", "instrument"]] = []  # label kinds the model is conditioned on; []: unconditional
+    conditioning: list[Literal["pitch", "instrument", "digit"]] = []  # label kinds the model is conditioned on; []: unconditional
     label_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1  # each label is dropped with this probability (guidance)
     loss_weighting: Literal["study", "likelihood", "edm"] = "study"
     epochs: list[PositiveInt]
@@ -390,10 +390,16 @@ class Params(Section):
                 f"preprocess.lowpass_hz={self.preprocess.lowpass_hz} is not below the Nyquist frequency "
                 f"{nyquist} Hz of render.sample_rate={self.render.sample_rate}: lower it or set it to null"
             )
-        if (self.tensorize.layout == "image") != (self.render.source == "idx"):
+        if (self.tensorize.layout == "image") != (self.render.source in ("idx", "digits")):
             raise ValueError(
                 f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
-                "the idx source (images) takes layout 'image', audio sources take a waveform or stft layout"
+                "the image sources (idx, digits) take layout 'image', audio sources take a waveform or stft layout"
+            )
+        wrong_kinds = set(self.train.conditioning) & ({"pitch", "instrument"} if self.tensorize.layout == "image" else {"digit"})
+        if wrong_kinds:
+            raise ValueError(
+                f"train.conditioning {self.train.conditioning} does not fit render.source {self.render.source!r}: "
+                "images are conditioned on 'digit' (their class label), audio on 'pitch' and 'instrument'"
             )
         self._layout_fits_nets()
         if (self.tensorize.layout == "pianoroll") != (self.render.source == "melody"):

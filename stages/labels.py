@@ -17,7 +17,7 @@ def instrument_names(programs: dict[str, int]) -> dict[int, str]:
 
 
 def label_vocabularies(kinds: list[str], train_set: dict, programs: dict[str, int]) -> dict[str, list]:
-    """{kind: sorted values seen in the training split}: MIDI pitches, instrument names."""
+    """{kind: sorted values seen in the training split}: MIDI pitches, instrument names, image classes (digits)."""
     names = instrument_names(programs)
     conditioning = {}
     for kind in kinds:
@@ -25,7 +25,7 @@ def label_vocabularies(kinds: list[str], train_set: dict, programs: dict[str, in
         values = sorted({int(v) for v in column if v >= 0})
         if not values:
             raise StageError(f"train.conditioning names {kind!r}, but no training clip in {TENSORS_DIR / 'train.pt'} has a known {kind}")
-        conditioning[kind] = values if kind == "pitch" else [names.get(v, f"program_{v}") for v in values]
+        conditioning[kind] = [names.get(v, f"program_{v}") for v in values] if kind == "instrument" else values
     return conditioning
 
 
@@ -36,6 +36,6 @@ def tensor_labels(conditioning: dict, split: dict, programs: dict[str, int]) -> 
     names = instrument_names(programs)
     requests = []
     for pitch, program in zip(split["pitch"].tolist(), split["program"].tolist()):
-        request = {"pitch": pitch, "instrument": names.get(program, f"program_{program}")}
+        request = {"pitch": pitch, "instrument": names.get(program, f"program_{program}"), "digit": program}
         requests.append({kind: request[kind] for kind in conditioning if request[kind] in conditioning[kind]})
     return encode_labels(conditioning, requests)

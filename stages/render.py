@@ -2,7 +2,8 @@
 
 The default source holds each General MIDI program in `render.programs` at every pitch from
 `pitch_low` to `pitch_high` and cuts the note into `clips_per_note` consecutive clips. The
-`folder` and `idx` sources bring the user's own data instead (stages/render_sources.py).
+`folder` and `idx` sources bring the user's own data instead, and `digits` scikit-learn's bundled
+8x8 digits (stages/render_sources.py).
 """
 
 from __future__ import annotations
@@ -82,10 +83,14 @@ def main() -> None:
             from stages.melody_data import render_from_melody
 
             render_from_melody(params, out)
-        else:
+        elif params.render.source == "idx":
             from stages.render_sources import render_from_idx
 
             render_from_idx(params, out)
+        else:
+            from stages.render_sources import render_from_digits
+
+            render_from_digits(out)
 
 
 if __name__ == "__main__":

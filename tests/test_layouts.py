@@ -91,6 +91,22 @@ def test_image_layout_pads_with_zero_and_maps_pixels_to_unit_range():
         layout.to_audio(x)
 
 
+def test_small_images_are_enlarged_by_whole_pixel_blocks_and_shrunk_back_by_block_means():
+    images = torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    layout = make_layout("image", 8 * 8, 0).fit_scale(images)
+    assert layout.upsample == 4 and layout_from_dict(layout.to_dict()).upsample == 4
+    x = layout.to_model(images)
+    assert x.shape == (3, 1, 32, 32)
+    assert torch.equal(x[1, 0, 4:8, 12:16], torch.full((4, 4), images[1, 1, 3].item() / 255))
+    assert torch.equal(layout.to_images(x), images)
+    blurred = x.clone()
+    blurred[0, 0, 0, 0] += 160 / 255  # one pixel of a 4x4 block moves its mean by 160 / 16 grey levels
+    assert layout.to_images(blurred)[0, 0, 0].item() == min(255, images[0, 0, 0].item() + 10)
+    padded = make_layout("image", 8 * 8, 0, padded_size=36, upsample=2).to_model(images)
+    assert padded.shape == (3, 1, 36, 36) and padded[:, :, :10].abs().max() == 0
+    assert padded[0, 0, 10, 10].item() == images[0, 0, 0].item()
+
+
 @pytest.mark.parametrize(
     ("name", "options"), [("waveform2d", {}), ("waveform1d", {}), ("stft", {"n_fft": 126, "hop": 64}), ("image", {"padded_size": 32})]
 )
@@ -112,6 +128,7 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: make_layout("waveform1d", L, SR, scale=0.0), "scale must be a positive finite number, got 0.0"),
         (lambda: make_layout("image", 784, SR), "pass sample_rate=0, got 44100"),
         (lambda: make_layout("image", 28 * 28, 0, padded_size=16), "padded_size must be an int >= the image side 28, got 16"),
+        (lambda: make_layout("image", 8 * 8, 0, upsample=5), "upsample must be an int from 1 to 4 .*got 5"),
         (lambda: make_layout("waveform1d", L, SR).to_model(torch.zeros(2, 100)), r"must have shape \(N, 16384\), got \(2, 100\)"),
         (lambda: make_layout("waveform2d", L, SR).to_audio(torch.zeros(2, 1, 64, 64)), r"\(N, 1, 128, 128\), got \(2, 1, 64, 64\)"),
         (lambda: layout_from_dict({"scale": 1.0}), "no 'layout' key"),
