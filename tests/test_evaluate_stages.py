@@ -23,6 +23,7 @@ from sgm.sde import make_sde
 from sgm.train import load_for_inference, train
 from stages import evaluate, reference, results
 from stages.common import StageError
+from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 16000
@@ -43,7 +44,7 @@ def tones(pitches, phase: float = 0.0) -> torch.Tensor:
 
 
 def write_params(root: Path, layout: str = "waveform2d") -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["seed"] = SEED
     params["tensorize"]["layout"] = layout
     if layout == "image":

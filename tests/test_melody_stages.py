@@ -17,6 +17,7 @@ import yaml
 
 from stages.common import StageError
 from stages.render import main as render_main
+from tests.study_params import study_params
 from tests.test_melody import chorale_like
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def user_folder(tmp_path, monkeypatch):
     (folder / "empty.mid").write_bytes(b"")
     (folder / "README.txt").write_text("not a score")
     (folder / ".hidden.mid").write_bytes(b"junk")
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["render"].update(source="melody", sample_rate=8000, melody={**params["render"]["melody"], "corpus": None, "folder": str(folder)})
     params["preprocess"]["lowpass_hz"] = 3000.0
     params["tensorize"]["layout"] = "pianoroll"
@@ -105,7 +106,7 @@ def test_a_folder_without_scores_is_refused(user_folder, tmp_path):
 
 
 def tiny_melody_params() -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["render"].update(source="melody", sample_rate=8000)
     params["render"]["melody"].update(corpus="bach", max_pieces=4)
     params["preprocess"]["lowpass_hz"] = 3000.0

@@ -12,6 +12,7 @@ from sgm.audio_io import read_wav, write_wav
 from stages.common import StageError
 from stages.config import ParamsError
 from stages.preprocess import main
+from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 44100
@@ -35,7 +36,7 @@ def project(tmp_path, monkeypatch):
 
 
 def preprocess(root: Path, **settings) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["preprocess"].update(settings)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     main()

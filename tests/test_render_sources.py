@@ -8,25 +8,26 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-import yaml
 
 from stages.common import StageError
 from stages.config import Params
 from stages.render_sources import render_from_digits, render_from_folder, render_from_idx
+from tests.study_params import study_params, with_tiny_1d_net
 from tests.test_idx import idx_bytes
 from tests.test_ingest import BAD_KINDS, sine, write_bad_file
 
-PARAMS_FILE = Path(__file__).parents[1] / "params.yaml"
 RATE = 8000
 CLIP = 2000
 
 
 def make_params(**render) -> Params:
-    raw = yaml.safe_load(PARAMS_FILE.read_text())
+    raw = study_params()
     raw["render"].update({"sample_rate": RATE, "clip_samples": CLIP, "channels": 2, **render})
     raw["preprocess"]["lowpass_hz"] = RATE / 4
     if raw["render"]["source"] == "idx":
         raw["tensorize"]["layout"] = "image"
+    else:  # clips of 2000 samples fit a 2-block 1-D net, not the 128x128 reshape
+        with_tiny_1d_net(raw)
     return Params.model_validate(raw)
 
 

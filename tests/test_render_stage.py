@@ -16,6 +16,7 @@ from sgm.soundfont import SoundFont, default_soundfont
 from stages.common import StageError
 from stages.render import main
 from tests.sine_soundfont import write_sine_soundfont
+from tests.study_params import study_params, with_tiny_1d_net
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -34,7 +35,7 @@ COLUMNS = ["file", "program", "instrument", "family", "pitch", "note", "frequenc
 
 def use_params(root: Path, **render) -> None:
     """Write params.yaml with tiny render settings into `root`, the stage's working directory."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = with_tiny_1d_net(study_params())
     params["render"].update(TINY, **render)
     params["preprocess"]["lowpass_hz"] = RATE / 4
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

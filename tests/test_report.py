@@ -25,6 +25,7 @@ from sgm.report import Clip, Figure, Section, render_page
 from stages import plot, report
 from stages.common import StageError
 from tests.browser import inspect_page
+from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 44100
@@ -67,7 +68,7 @@ def sine(frequency: float, amplitude: float = 0.5) -> np.ndarray:
 
 
 def write_params(root: Path, layout: str = "waveform2d") -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["render"].update(sample_rate=SAMPLE_RATE, clip_samples=CLIP)
     params["grid"] = {name: {"arch": "b4-32to256", "lr": lr} for name, lr in POINTS.items()}
     params["train"]["epochs"] = [1]

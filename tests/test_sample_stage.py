@@ -22,6 +22,7 @@ from sgm.sde import make_sde
 from sgm.train import load_for_inference, train
 from stages import sample
 from stages.common import StageError
+from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
 POINT = "tiny-1e-3"
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def write_inputs(root: Path) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["seed"] = 3
     params["archs"] = {"tiny": {"blocks": 2, "channels": CONFIG["channels"], "embed_dim": CONFIG["embed_dim"]}}
     params["grid"] = {POINT: {"arch": "tiny", "lr": 1e-3}}

@@ -13,6 +13,7 @@ import yaml
 from sgm.layouts import layout_from_dict
 from stages import tensorize
 from stages.common import StageError
+from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 8000
@@ -21,7 +22,7 @@ NOTES, CLIPS = 6, 3
 
 
 def write_params(root: Path, layout: str) -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = study_params()
     params["render"].update(sample_rate=SAMPLE_RATE, clip_samples=CLIP)
     params["preprocess"]["lowpass_hz"] = SAMPLE_RATE / 4
     params["tensorize"].update(layout=layout, stft={"n_fft": 62, "hop": 32}, test_fraction=1 / 3, split_seed=0)

@@ -1,0 +1,27 @@
+"""The study's params (params.yaml with presets/study.yaml applied): the base of stage tests written for it.
+
+Stage tests that exercise one stage on small data (another source, a 2-D net, no labels) start
+from the study's configuration rather than the default run's, so that changing the default
+recipe does not change what they test.
+"""
+
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from stages.preset import merged
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def study_params() -> dict:
+    yaml = YAML(typ="safe", pure=True)
+    return merged(yaml.load((REPO / "params.yaml").read_text()), yaml.load((REPO / "presets" / "study.yaml").read_text()))
+
+
+def with_tiny_1d_net(params: dict) -> dict:
+    """params for short clips (any length divisible by 4): the waveform1d layout and a 2-block 1-D net."""
+    params["tensorize"]["layout"] = "waveform1d"
+    params["archs"]["tiny-1d"] = {"net": "unet1d", "blocks": 2, "channels": [8, 16]}
+    params["grid"] = {"tiny-1d": {"arch": "tiny-1d", "lr": 1e-3}}
+    return params
