@@ -18,7 +18,7 @@ from sgm.digits import DigitClassifier
 from sgm.instruments import InstrumentClassifier
 from sgm.layouts import Layout
 from stages.common import TENSORS_DIR, StageError
-from stages.train import instrument_names
+from stages.labels import instrument_names
 
 DIGITS = list(range(10))
 
@@ -35,7 +35,7 @@ class LabelClassifiers:
         return torch.load(TENSORS_DIR / "train.pt", weights_only=True)
 
     def instrument_labels(self, programs: torch.Tensor) -> np.ndarray:
-        """Instrument names of GM programs, as conditional models name them (see stages.train)."""
+        """Instrument names of GM programs, as conditional models name them (see stages.labels)."""
         return np.array([self.names.get(p, f"program_{p}") for p in programs.tolist()])
 
     @functools.cached_property

@@ -16,7 +16,7 @@ import torch
 from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
-from sgm.train import load_for_inference
+from sgm.train import load_for_inference, read_checkpoint
 from stages.classifiers import LabelClassifiers, requested_accuracy
 from stages.common import (
     StageError,
@@ -30,20 +30,28 @@ from stages.common import (
     write_json,
 )
 from stages.config import Evaluate, load_params
+from stages.labels import tensor_labels
 from stages.reference import RealData, load_real_data, spread
 
 
-def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int) -> dict[str, float]:
-    """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors."""
+def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int, programs: dict[str, int]) -> dict[str, float]:
+    """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors.
+
+    A conditional model scores each clip given its own labels (its pitch and instrument).
+    """
     bin_width = data_bin_width(real.layout)
     if bin_width is None:
         return {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net, sde = load_for_inference(checkpoint, device=device)
-    x = real.test["x"][spread(len(real.test["x"]), settings.likelihood.examples)].to(device)
+    chosen = spread(len(real.test["x"]), settings.likelihood.examples)
+    x = real.test["x"][chosen].to(device)
+    conditioning = read_checkpoint(checkpoint, required=("config",))["config"].get("conditioning") or {}
+    labels = tensor_labels(conditioning, {key: real.test[key][chosen] for key in ("pitch", "program")}, programs)
+    score_fn = score_fn_from_net(net, sde, None if labels is None else labels.to(device))
     generator = torch.Generator(device).manual_seed(seed)
     likelihood = settings.likelihood
-    logp, nfe = log_likelihood(score_fn_from_net(net, sde), sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
+    logp, nfe = log_likelihood(score_fn, sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
     return {"bpd": bits_per_dim(logp, x[0].numel(), bin_width).mean().item(), "bpd_nfe": float(nfe)}
 
 
@@ -92,7 +100,7 @@ def main() -> None:
     classifiers = LabelClassifiers(real.layout, params.render.programs)
     metrics = {}
     for name, checkpoint in checkpoints.items():
-        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed)
+        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed, params.render.programs)
         for sampler in params.sample.samplers:
             quality = sample_quality(samples[name, sampler], real, settings, classifiers)
             if quality:

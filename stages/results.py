@@ -32,7 +32,7 @@ SUMMARY_FILE = RESULTS_DIR / "summary.json"
 SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance", "instrument_accuracy", "digit_accuracy")
 COLUMNS = (
     "point", "arch", "blocks", "channels", "lr", "epoch", "sampler",
-    "train_loss", "test_loss", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS,
+    "train_loss", "test_loss", "train_minutes", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS,
 )  # fmt: skip
 RANKING = ("frechet_distance", "bpd", "point", "epoch", "sampler")
 CRITERION = "lowest frechet_distance, then lowest bpd"

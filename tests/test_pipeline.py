@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+from sgm.conditioning import midi_name
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLERS = ["euler_maruyama", "predictor_corrector", "probability_flow_ode"]
@@ -29,13 +32,23 @@ def tiny_params() -> dict:
         sample_rate=16000,
     )
     params["preprocess"]["lowpass_hz"] = 4000.0
-    params["tensorize"]["test_fraction"] = 0.34
-    params["archs"] = {"tiny": {"blocks": 2, "channels": [8, 16], "embed_dim": 16}}
+    params["tensorize"].update(test_fraction=0.34, layout="waveform1d", target_std=0.5)
+    params["archs"] = {"tiny": {"net": "unet1d", "blocks": 2, "channels": [8, 16], "embed_dim": 16}}
     params["grid"] = {"tiny-1e-3": {"arch": "tiny", "lr": 1e-3}, "tiny-3e-3": {"arch": "tiny", "lr": 3e-3}}
-    params["train"].update(epochs=[1, 2], batch_size=4, max_examples=None, log_every=1)
+    params["train"].update(
+        epochs=[1, 2],
+        batch_size=4,
+        max_examples=None,
+        log_every=1,
+        sde={"name": "ve", "sigma_min": 0.002, "sigma_max": "auto"},
+        precond={"name": "edm"},
+        loss_weighting="edm",
+        conditioning=["pitch", "instrument"],
+    )
     params["sample"].update(
         n_samples=2,
         batch_size=2,
+        guidance=1.0,
         euler_maruyama={"steps": 5, "eps": 1e-3},
         predictor_corrector={"steps": 5, "snr": 0.16, "corrector_steps": 1, "eps": 1e-3},
         probability_flow_ode={"rtol": 1e-2, "atol": 1e-2, "eps": 1e-3},
@@ -90,8 +103,11 @@ def test_repro_produces_every_output(project):
         for epoch in ["epoch_001", "epoch_002"]:
             assert (root / "runs" / point / "train" / "checkpoints" / f"{epoch}.pt").is_file()
             for sampler in SAMPLERS:
-                wavs = sorted((root / "runs" / point / "samples" / epoch / sampler).glob("*.wav"))
-                assert len(wavs) == 2
+                folder = root / "runs" / point / "samples" / epoch / sampler
+                requested = torch.load(folder / "samples.pt", weights_only=True)["requested"]
+                assert sorted(requested["pitch"]) == [60, 62] and sorted(requested["instrument"]) == ["acoustic_grand_piano", "violin"]
+                names = [f"sample_{i:03d}_{p}_{midi_name(q)}.wav" for i, (p, q) in enumerate(zip(requested["instrument"], requested["pitch"]))]
+                assert sorted(w.name for w in folder.glob("*.wav")) == sorted(names)
         sampling = json.loads((root / "runs" / point / "sampling.json").read_text())
         assert set(sampling["epoch_002"]) == set(SAMPLERS)
         assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())

@@ -12,6 +12,7 @@ from sgm.audio_io import read_wav, write_wav
 from stages.common import StageError
 from stages.config import ParamsError
 from stages.preprocess import main
+from stages.render_sources import render_from_digits
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 44100
@@ -99,3 +100,12 @@ def test_missing_inputs_are_stage_errors(project):
     (project / "data" / "notes" / "notes.csv").unlink()
     with pytest.raises(StageError, match="run the render stage first"):
         preprocess(project)
+
+
+def test_an_image_set_is_copied_unchanged(tmp_path, monkeypatch):
+    notes = tmp_path / "data" / "notes"
+    notes.mkdir(parents=True)
+    render_from_digits(notes)
+    monkeypatch.chdir(tmp_path)
+    clean = preprocess(tmp_path)
+    assert digests(clean) == digests(notes) and sorted(digests(clean)) == ["images.pt", "notes.csv"]
