@@ -110,7 +110,7 @@ def test_instrument_samples_are_scored_against_the_requested_instruments(tmp_pat
     names = {0: "acoustic_grand_piano", 40: "violin", 73: "flute"}  # as params.render.programs names them
     asked = [names[INSTRUMENTS[w]] for w in test_waves]
     right, wrong = list(SAMPLERS)
-    write_samples(run, layout, {right: (test_audio, {"instrument": asked}), wrong: (test_audio, {"instrument": list(np.roll(asked, 1))})})
+    write_samples(run, layout, {right: (test_audio, {"instrument": asked}), wrong: (test_audio, {"instrument": np.roll(asked, 1).tolist()})})
 
     reference.main()
     evaluate.main()
