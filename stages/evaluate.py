@@ -31,6 +31,7 @@ from stages.common import (
 )
 from stages.config import Evaluate, load_params
 from stages.labels import tensor_labels
+from stages.melody_eval import melody_evaluation, read_layout
 from stages.reference import RealData, load_real_data, spread
 
 
@@ -85,6 +86,9 @@ def sample_quality(samples_file, real: RealData, settings: Evaluate, classifiers
 def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "evaluate")
+    if params.tensorize.layout == "pianoroll":
+        write_json(eval_metrics_file(point), melody_evaluation(read_layout(), params, point))
+        return
     settings = params.evaluate
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     samples = {

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 
 from stages.common import StageError, run_stage
 from stages.config import PARAMS_FILE, Params, ParamsError, _format
@@ -31,7 +31,9 @@ def read_yaml(path: Path) -> dict:
         data = YAML(typ="safe", pure=True).load(path.read_text())
     except FileNotFoundError:
         known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))) or "none"
-        raise StageError(f"{path}: no such preset; presets: {known}") from None
+        raise StageError(f"{path}: no such file; presets: {known}") from None
+    except YAMLError as err:
+        raise StageError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise StageError(f"{path}: expected a mapping of params sections, got {type(data).__name__}")
     return data

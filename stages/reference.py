@@ -89,6 +89,11 @@ def real_metrics(real: RealData, train_clips: torch.Tensor, settings: Evaluate) 
 def main() -> None:
     params = load_params()
     settings = params.evaluate
+    if params.tensorize.layout == "pianoroll":
+        from stages.melody_eval import melody_reference, read_layout
+
+        write_json(REFERENCE_FILE, melody_reference(read_layout(), params))
+        return
     real = load_real_data(settings)
     recognised = heldout_accuracy(LabelClassifiers(real.layout, params.render.programs), real.test)
     if real.heldout is None:

@@ -55,7 +55,10 @@ def main() -> None:
         "conditioning": conditioning,
         "precond": settings.precond.model_dump(include={"name", "sigma_data"}),
     }
-    net, sde = build_model(config)
+    try:
+        net, sde = build_model(config)
+    except ValueError as err:
+        raise StageError(f"grid point {point}: {err}") from None
     train_labels = tensor_labels(conditioning, train_set, params.render.programs)
     test_labels = tensor_labels(conditioning, test_set, params.render.programs)
     log_sigma = (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)

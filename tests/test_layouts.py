@@ -137,3 +137,48 @@ def test_dict_round_trip_through_json(name, options):
 def test_bad_sizes_and_names_are_reported(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_stft_pads_an_odd_total_with_the_extra_sample_on_the_right():
+    # 1001 samples, n_fft 62, hop 32: 31 frames span 30 * 32 + 62 = 1022, so 21 samples of
+    # padding, 10 before the clip and 11 after. Frame t covers padded samples 32 t .. 32 t + 61.
+    layout = make_layout("stft", 1001, SR, n_fft=62, hop=32)
+    audio = random_audio(2, 1001)
+    padded = torch.cat([torch.zeros(2, 10, dtype=audio.dtype), audio, torch.zeros(2, 11, dtype=audio.dtype)], dim=1)
+    window = torch.hamming_window(62, dtype=audio.dtype)
+    x = layout.to_model(audio)
+    for frame in (0, 30):
+        spectrum = torch.fft.rfft(padded[:, 32 * frame : 32 * frame + 62] * window)
+        torch.testing.assert_close(x[:, 0, :, frame], spectrum.real)
+        torch.testing.assert_close(x[:, 1, :, frame], spectrum.imag)
+    assert (layout.to_audio(x) - audio).abs().max() < 1e-12
+
+
+def test_image_pads_an_odd_margin_with_the_extra_row_below_and_column_right():
+    images = torch.randint(1, 256, (2, 27, 27), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    layout = make_layout("image", 27 * 27, 0, padded_size=32).fit_scale(images)
+    x = layout.to_model(images)
+    torch.testing.assert_close(x[:, 0, 2:29, 2:29], images.float() / 255)
+    assert x[:, :, :2].abs().max() == 0 and x[:, :, 29:].abs().max() == 0
+    assert x[:, :, :, :2].abs().max() == 0 and x[:, :, :, 29:].abs().max() == 0
+    assert torch.equal(layout.to_images(x), images)
+
+
+def test_stft_to_audio_of_an_arbitrary_tensor_is_its_least_squares_clip():
+    # What a model outputs is in general no STFT of any clip (frames disagree where they
+    # overlap, DC and Nyquist have imaginary parts). to_audio must return the clip whose STFT
+    # is nearest in the full-spectrum norm (Griffin and Lim 1984): bins 1..n_fft/2 - 1 stand for
+    # two conjugate bins, so they weigh twice. At the optimum the residual is orthogonal to the
+    # STFT of every clip.
+    layout = make_layout("stft", 1001, SR, scale=2.0, n_fft=62, hop=32)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(3, *layout.shape, generator=generator, dtype=torch.float64)
+    clip = layout.to_audio(x)
+    residual = x - layout.to_model(clip)
+    weight = torch.full((layout.shape[1], 1), 2.0, dtype=torch.float64)
+    weight[[0, -1]] = 1.0
+    directions = random_audio(3, 1001, seed=3)
+    along = (residual * weight * layout.to_model(directions)).sum(dim=(1, 2, 3))
+    assert residual.norm() > 0.5 * x.norm()  # far from any spectrogram
+    assert along.abs().max() < 1e-9 * residual.norm() * layout.to_model(directions).norm()
+    assert (layout.to_audio(layout.to_model(clip)) - clip).abs().max() < 1e-12

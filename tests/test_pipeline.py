@@ -24,6 +24,7 @@ def tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["render"].update(
         programs={"acoustic_grand_piano": 0, "violin": 40},
+        instruments=None,
         pitch_low=60,
         pitch_high=62,
         note_seconds=0.55,
@@ -163,6 +164,7 @@ def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
     [
         (lambda p: p["sample"].update(samplers=["euler_maruyama", "ddim"]), "error: params.yaml is invalid:\n  sample.samplers: unknown sampler(s) ['ddim']"),
         (lambda p: p["train"].update(batch_size="4"), "train.batch_size: Input should be a valid integer (given: '4')"),
+        (lambda p: p["train"]["sde"].update(name="ve"), "train.sde: 've' takes sigma_min, sigma_max; got sigma"),
         # DVC itself resolves archs.${item.arch} first and names the missing key
         (lambda p: p["grid"]["tiny-1e-3"].update(arch="missing"), "Parameters 'archs.missing' are missing from 'params.yaml'"),
     ],
@@ -179,3 +181,24 @@ def test_bad_params_stop_before_any_stage_works(project, change, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(root.glob("**/.*.partial"))
+
+
+def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
+    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
+    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). The
+    # results, plot and report stages depend on all of runs/, yet must not see that leftover:
+    # they change through their `grid` param only, and not at all once the params are back.
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-3e-3"]["lr"] = 1e12
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = run("dvc", "repro", check=False)
+    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
+    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
+    status = json.loads(run("dvc", "status", "--json").stdout)
+    assert sorted(status) == ["plot", "report", "results", "train@tiny-3e-3"]
+    for stage in ("plot", "report", "results"):
+        assert status[stage] == [{"changed deps": {"params.yaml": {"grid": "modified"}}}]
+    run("git", "checkout", "params.yaml")
+    assert json.loads(run("dvc", "status", "--json").stdout) == {}
+    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")

@@ -8,6 +8,7 @@ samplers must return that Gaussian, and the EDM loss must be one per dimension a
 import pytest
 import torch
 
+from sgm.likelihood import log_likelihood
 from sgm.losses import dsm_loss, score_fn_from_net
 from sgm.model import build_model
 from sgm.precond import EDMPrecond
@@ -103,3 +104,15 @@ def test_old_unconditional_configs_build_the_same_net_as_before():
 def test_max_pairwise_distance_is_the_largest_distance():
     x = torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 1.0], [-3.0, -4.0]]).reshape(4, 1, 2)
     assert max_pairwise_distance(x, chunk=3) == pytest.approx(10.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", SDES)
+def test_likelihood_through_the_preconditioned_zero_net_is_the_gaussian_density(name, single_thread):
+    sde, dims, eps = SDES[name], 4, 1e-4
+    data = GaussianData(torch.zeros(dims, dtype=torch.float64), torch.full((dims,), SIGMA_DATA**2, dtype=torch.float64))
+    x = torch.randn(8, dims, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * SIGMA_DATA
+    model = EDMPrecond(ZeroNet(), sde, SIGMA_DATA)
+    logp, _ = log_likelihood(score_fn_from_net(model, sde), sde, x, eps=eps, generator=torch.Generator().manual_seed(1))
+    exact, _ = log_likelihood(data.score(sde), sde, x, eps=eps, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(logp, exact, rtol=0, atol=1e-4)
+    assert (logp - data.log_density(sde, x, eps)).abs().max() < 0.1  # and near the true density (up to the prior mismatch)

@@ -1,5 +1,7 @@
 """Presets: each one merges into valid params, turns into dvc -S overrides, and its model trains a step."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,24 @@ def test_gpu_preset_model_takes_a_training_step_on_the_cpu(single_thread):
     loss = dsm_loss(net, sde, x, weighting=train.loss_weighting, class_labels=labels, generator=torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+def run_preset(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "stages.preset", *args], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": ""})
+
+
+def test_unknown_preset_or_broken_yaml_is_one_line_naming_the_file(tmp_path):
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "broken.yaml").write_text("train:\n  epochs: [1\n")
+    (tmp_path / "presets" / "other-seed.yaml").write_text("seed: 1\n")
+    missing = run_preset(tmp_path, "nope", "--print")
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: presets/nope.yaml: no such file; presets: broken, other-seed"
+    broken = run_preset(tmp_path, "broken", "--print")
+    assert broken.returncode == 2 and broken.stderr.startswith("error: presets/broken.yaml: not valid YAML")
+    assert len(broken.stderr.strip().splitlines()) == 1 and "Traceback" not in broken.stderr
+    refused = run_preset(tmp_path, "other-seed", "--write", "params.yaml")
+    assert refused.returncode == 2 and "would overwrite params.yaml" in refused.stderr
+    assert (tmp_path / "params.yaml").read_text() == (REPO / "params.yaml").read_text()
+    assert run_preset(tmp_path, "other-seed", "--print").stdout == "dvc exp run -n other-seed -S seed=1\n"
