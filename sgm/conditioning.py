@@ -1,8 +1,8 @@
 """Class labels for conditional models: vocabularies, requests, label dropout and null labels.
 
 A conditional model knows an ordered `conditioning` {kind: vocabulary}, e.g.
-{"pitch": [55, ..., 91], "instrument": ["flute", ...]} (or {"digit": [0, ..., 9]} for images). Its labels are an int64 tensor (B, K),
-one column per kind, holding the index of the value in that kind's vocabulary; the index
+{"pitch": [55, ..., 91], "instrument": ["flute", ...]}, or {"digit": [0, ..., 9]} for images. Its
+labels are an int64 tensor (B, K), one column per kind, holding the index of the value in that kind's vocabulary; the index
 len(vocabulary) is the "no label" class, used for label dropout during training and for the
 unconditional half of classifier-free guidance.
 """

@@ -1,7 +1,7 @@
 """Which instrument plays a clip: a classifier trained on real clips, to check samples against requests.
 
 Features are timbre statistics of a 128-band log-mel spectrogram (2048-sample frames, hop 512, up
-to 11.025 kHz), chosen to depend little on pitch, since a sample must be recognised at pitches its
+to 11.025 kHz or Nyquist), chosen to depend little on pitch, since a sample must be recognised at pitches its
 instrument was not heard at:
 - MFCCs (40): mean and std over frames, std of their frame-to-frame change, and the mean of the
   first half of the clip minus the second (attack against decay);
@@ -41,9 +41,10 @@ def timbre_features(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Pitch-robust timbre features (N, F) of clips (N, L) at `sample_rate` Hz (L >= 2048)."""
     if audio.ndim != 2 or audio.shape[1] < N_FFT:
         raise ValueError(f"audio must be (N, L) clips with L >= {N_FFT}, got shape {tuple(audio.shape)}")
-    if not (isinstance(sample_rate, int) and sample_rate >= 2 * F_MAX):
-        raise ValueError(f"sample_rate must be an int of at least {2 * F_MAX:.0f} Hz (features reach {F_MAX:.0f} Hz), got {sample_rate!r}")
-    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=F_MAX)
+    if not (isinstance(sample_rate, int) and sample_rate > 2 * F_MIN):
+        raise ValueError(f"sample_rate must be an int above {2 * F_MIN:.0f} Hz, got {sample_rate!r}")
+    f_max = min(F_MAX, sample_rate / 2)
+    mel = torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=f_max)
     dct = torchaudio.functional.create_dct(N_MFCC, N_MELS, "ortho")
     features = []
     with torch.no_grad():

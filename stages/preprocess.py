@@ -55,7 +55,7 @@ def read_index(notes_dir: Path) -> list[str]:
 
 
 def preprocess(settings: Preprocess, notes_dir: Path, out: Path) -> None:
-    files = read_index(notes_dir)
+    files = [f for f in read_index(notes_dir) if f.lower().endswith(".wav")]  # image sources list images.pt
     for other in sorted(p for p in notes_dir.rglob("*") if p.is_file() and p.suffix.lower() != ".wav"):
         (out / other.relative_to(notes_dir)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(other, out / other.relative_to(notes_dir))

@@ -88,10 +88,15 @@ def test_lowpass_must_be_below_nyquist(tmp_path):
 def test_image_layout_needs_the_idx_source(tmp_path):
     with pytest.raises(ParamsError, match="layout 'image' does not fit render.source 'soundfont'"):
         load(tmp_path, edit(default_params(), "tensorize/layout", "image"))
-    with pytest.raises(ParamsError, match="layout 'waveform2d' does not fit render.source 'digits'"):
+    with pytest.raises(ParamsError, match="layout 'waveform[12]d' does not fit render.source 'digits'"):
         load(tmp_path, edit(default_params(), "render/source", "digits"))
     digits = edit(edit(default_params(), "render/source", "digits"), "tensorize/layout", "image")
-    assert load(tmp_path, digits).render.source == "digits"
+    digits["grid"] = {"b4-32to256-1e-3": {"arch": "b4-32to256", "lr": 1e-3}}
+    assert load(tmp_path, edit(digits, "train/conditioning", ["digit"])).train.conditioning == ["digit"]
+    with pytest.raises(ParamsError, match=r"conditioning \['pitch'\] does not fit render.source 'digits'"):
+        load(tmp_path, edit(digits, "train/conditioning", ["pitch"]))
+    with pytest.raises(ParamsError, match=r"conditioning \['digit'\] does not fit render.source 'soundfont'"):
+        load(tmp_path, edit(default_params(), "train/conditioning", ["digit"]))
 
 
 def test_exponents_without_a_dot_are_numbers_as_dvc_writes_them(tmp_path):

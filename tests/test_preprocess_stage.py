@@ -12,6 +12,7 @@ from sgm.audio_io import read_wav, write_wav
 from stages.common import StageError
 from stages.config import ParamsError
 from stages.preprocess import main
+from stages.render_sources import render_from_digits
 from tests.study_params import study_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,3 +115,12 @@ def test_corrupt_and_empty_wavs_are_named_in_one_error_and_nothing_is_written(pr
     assert lines[2] == f"  data/notes/{FILES[2]}: holds no samples; expected a rendered clip"
     assert not (project / "data" / "clean").exists()
     assert not list((project / "data").glob(".*.partial"))
+
+
+def test_an_image_set_is_copied_unchanged(tmp_path, monkeypatch):
+    notes = tmp_path / "data" / "notes"
+    notes.mkdir(parents=True)
+    render_from_digits(notes)
+    monkeypatch.chdir(tmp_path)
+    clean = preprocess(tmp_path)
+    assert digests(clean) == digests(notes) and sorted(digests(clean)) == ["images.pt", "notes.csv"]

@@ -5,13 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from sgm.digits import digit_images
 from sgm.layouts import make_layout
 from stages import evaluate, reference
 from stages.common import StageError
 from tests.test_evaluate_stages import EPOCHS, POINT, SAMPLERS, write_params, write_training
-from tests.test_instruments import RATE, tones
+from tests.test_instruments import RATE, L, tones
 
 INSTRUMENTS = {"sine": 0, "square": 40, "sawtooth": 73}  # wave -> the GM program it stands for here
 
@@ -93,8 +94,9 @@ def test_instrument_samples_are_scored_against_the_requested_instruments(tmp_pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.argv", ["evaluate", POINT])
     write_params(tmp_path)
-    params = (tmp_path / "params.yaml").read_text().replace("sample_rate: 44100", f"sample_rate: {RATE}")
-    (tmp_path / "params.yaml").write_text(params)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["render"].update(sample_rate=RATE, clip_samples=L)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     train_audio, train_waves = tones(range(48, 85, 2), seed=0)
     test_audio, test_waves = tones(range(49, 84, 6), seed=1)
     layout = make_layout("waveform2d", train_audio.shape[1], RATE).fit_scale(train_audio)
@@ -108,7 +110,7 @@ def test_instrument_samples_are_scored_against_the_requested_instruments(tmp_pat
     names = {0: "acoustic_grand_piano", 40: "violin", 73: "flute"}  # as params.render.programs names them
     asked = [names[INSTRUMENTS[w]] for w in test_waves]
     right, wrong = list(SAMPLERS)
-    write_samples(run, layout, {right: (test_audio, {"instrument": asked}), wrong: (test_audio, {"instrument": list(np.roll(asked, 1))})})
+    write_samples(run, layout, {right: (test_audio, {"instrument": asked}), wrong: (test_audio, {"instrument": np.roll(asked, 1).tolist()})})
 
     reference.main()
     evaluate.main()
