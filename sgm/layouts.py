@@ -14,7 +14,9 @@ Layouts:
 
 Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
 gets 0.5/std(train coefficients), since a peak rule would let a few loud low bins squash the rest;
-images get 1/255, so pixels lie in [0, 1] like the score-SDE tutorial's MNIST.
+images get 1/255, so pixels lie in [0, 1] like the score-SDE tutorial's MNIST. With `target_std`
+any layout is scaled instead so that the training tensors have that standard deviation (EDM
+assumes data of std 0.5).
 """
 
 from __future__ import annotations
@@ -72,10 +74,18 @@ class Layout(abc.ABC):
         _check_shape("model tensor", x, self.shape, self.name)
         return self._unarrange(x / self.scale)
 
-    def fit_scale(self, train: torch.Tensor) -> Layout:
-        """A copy whose scale maps the training data `train` (N, L) into the model's range."""
+    def fit_scale(self, train: torch.Tensor, target_std: float | None = None) -> Layout:
+        """A copy whose scale maps the training data `train` (N, L) into the model's range.
+
+        The layout's own rule, or, with `target_std`, the scale that gives the training tensors that std.
+        """
         unscaled = dataclasses.replace(self, scale=1.0).to_model(train)
-        return dataclasses.replace(self, scale=self._scale_for(unscaled))
+        if target_std is None:
+            return dataclasses.replace(self, scale=self._scale_for(unscaled))
+        std = unscaled.double().std().item()
+        if not std > 0:
+            raise ValueError(f"{self.name}: the training data is constant (std 0); cannot scale it to std {target_std}")
+        return dataclasses.replace(self, scale=target_std / std)
 
     def to_dict(self) -> dict:
         return {"layout": self.name, **dataclasses.asdict(self)}

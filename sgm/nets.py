@@ -55,28 +55,34 @@ class GaussianFourierFeatures(nn.Module):
 
 
 class TimeEmbedding(nn.Module):
-    """Embedding of t (plus a learnt class embedding when num_classes > 0): features -> dense -> swish."""
+    """Embedding of t plus, for a conditional net, one learnt embedding per label kind: -> dense -> swish.
 
-    def __init__(self, embed_dim: int, num_classes: int = 0):
+    `num_classes` is 0 (unconditional) or the vocabulary size of each label kind; labels are
+    (batch, kinds) and index `num_classes[k]` of kind k means "no label" (see sgm.conditioning).
+    """
+
+    def __init__(self, embed_dim: int, num_classes=0):
         super().__init__()
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-        self.num_classes = num_classes
+        sizes = [] if num_classes == 0 else [num_classes] if isinstance(num_classes, int) else list(num_classes)
+        if any(not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"num_classes must be 0 or a list of positive vocabulary sizes, got {num_classes}")
+        self.num_classes = sizes
         self.fourier = GaussianFourierFeatures(embed_dim)
-        self.classes = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.classes = nn.ModuleList(nn.Embedding(n + 1, embed_dim) for n in sizes)
         self.dense = nn.Linear(embed_dim, embed_dim)
 
     def forward(self, t: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
         features = self.fourier(t)
-        if self.classes is None:
+        if not self.num_classes:
             if class_labels is not None:
-                raise ValueError("class_labels given to a net built with num_classes=0")
+                raise ValueError("class_labels given to an unconditional net (num_classes=0)")
         else:
             if class_labels is None:
                 raise ValueError(f"this net is class-conditional (num_classes={self.num_classes}): pass class_labels")
-            if class_labels.shape != t.shape:
-                raise ValueError(f"class_labels must have shape {tuple(t.shape)}, got {tuple(class_labels.shape)}")
-            features = features + self.classes(class_labels)
+            if class_labels.shape != (*t.shape, len(self.num_classes)):
+                raise ValueError(f"class_labels must have shape {(*t.shape, len(self.num_classes))}, got {tuple(class_labels.shape)}")
+            for kind, embedding in enumerate(self.classes):
+                features = features + embedding(class_labels[:, kind])
         return F.silu(self.dense(features))
 
 
@@ -108,7 +114,7 @@ class UNet2d(nn.Module):
     (int or (H, W)), when given, is checked against that at construction.
     """
 
-    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes: int = 0, input_size=None):
+    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes=0, input_size=None):
         super().__init__()
         channels = check_channels(channels)
         self.channels = channels
@@ -210,7 +216,7 @@ class UNet1d(nn.Module):
     checked against that at construction.
     """
 
-    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes: int = 0, input_size=None):
+    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes=0, input_size=None):
         super().__init__()
         channels = check_channels(channels)
         self.channels = channels

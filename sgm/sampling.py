@@ -153,12 +153,7 @@ def karras_schedule(sde: SDE, steps: int, rho: float = 7.0, eps: float = 1e-3, d
     root_max, root_min = sde.noise_level(ends) ** (1 / rho)
     ramp = torch.linspace(0, 1, steps + 1, dtype=torch.float64, device=device)
     sigmas = (root_max + ramp * (root_min - root_max)) ** rho
-    low, high = torch.full_like(sigmas, eps), torch.full_like(sigmas, sde.T)
-    for _ in range(64):
-        middle = (low + high) / 2
-        above = sde.noise_level(middle) > sigmas
-        high, low = torch.where(above, middle, high), torch.where(above, low, middle)
-    times = (low + high) / 2
+    times = sde.time_at_noise_level(sigmas, eps)
     times[0], times[-1] = sde.T, eps
     return sigmas, times
 

@@ -59,6 +59,18 @@ class SDE(abc.ABC):
         mean, std = self.marginal_prob(ones, t)
         return std / mean
 
+    def time_at_noise_level(self, sigma: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+        """The time in [eps, T] whose noise_level is `sigma` (clamped to that range), by bisection.
+
+        noise_level increases with t for every SDE here, so 64 halvings pin t to float64 precision.
+        """
+        low, high = torch.full_like(sigma, eps), torch.full_like(sigma, self.T)
+        for _ in range(64):
+            middle = (low + high) / 2
+            above = self.noise_level(middle) > sigma
+            high, low = torch.where(above, middle, high), torch.where(above, low, middle)
+        return (low + high) / 2
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
@@ -149,6 +161,22 @@ class TutorialVESDE(SDE):
     @property
     def prior_std(self):
         return math.sqrt((self.sigma**2 - 1) / (2 * math.log(self.sigma)))
+
+
+def max_pairwise_distance(x: torch.Tensor, chunk: int = 1024) -> float:
+    """The largest Euclidean distance between two examples of x (N, ...): VE sigma_max 'auto'.
+
+    Song & Ermon (2020, technique 1) set the largest noise level near it, so that the prior
+    covers every pair of training examples.
+    """
+    flat = x.flatten(1).float()
+    squared = flat.square().sum(dim=1)
+    largest = 0.0
+    for start in range(0, len(flat), chunk):
+        block = flat[start : start + chunk]
+        distances = squared[start : start + chunk, None] + squared[None, :] - 2 * block @ flat.T
+        largest = max(largest, distances.max().item())
+    return math.sqrt(max(largest, 0.0))
 
 
 SDES = {"ve": VESDE, "vp": VPSDE, "subvp": SubVPSDE, "tutorial_ve": TutorialVESDE}

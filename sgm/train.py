@@ -33,12 +33,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from sgm import distributed
+from sgm.conditioning import drop_labels
 from sgm.losses import WEIGHTINGS, dsm_loss
-from sgm.nets import build_net
-from sgm.sde import SDE, make_sde
+from sgm.model import REQUIRED_KEYS, build_model
+from sgm.sde import SDE
 
 CHECKPOINT_KEYS = ("config", "model", "ema", "optimizer", "step", "epoch", "rng")
-CONFIG_KEYS = ("net", "channels", "sde")
 COMPILE_MODES = ("auto", "on", "off")
 ORDER_STREAM, NOISE_STREAM = 0, 1
 NO_STEP = torch.iinfo(torch.int64).max
@@ -116,7 +116,7 @@ def read_checkpoint(path, required=CHECKPOINT_KEYS, map_location="cpu") -> dict:
     return state
 
 
-def check_train_args(*, data, labels, epochs, batch_size, lr, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size) -> None:
+def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size) -> None:
     """ValueError listing every bad argument of `train` at once."""
     problems = []
     if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.dim() < 2:
@@ -124,8 +124,10 @@ def check_train_args(*, data, labels, epochs, batch_size, lr, ema_decay, grad_cl
     elif not torch.isfinite(data).all():
         problems.append("data contains NaN or infinite values")
     n = len(data) if isinstance(data, torch.Tensor) else 0
-    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (n,)):
-        problems.append(f"labels must be an int64 tensor of shape ({n},), got {getattr(labels, 'dtype', type(labels).__name__)} {getattr(labels, 'shape', '')}")
+    if labels is not None and (not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.dim() != 2 or len(labels) != n):
+        problems.append(f"labels must be an int64 tensor of shape ({n}, kinds), got {getattr(labels, 'dtype', type(labels).__name__)} {getattr(labels, 'shape', '')}")
+    if not 0 <= label_dropout < 1:
+        problems.append(f"label_dropout must lie in [0, 1), got {label_dropout}")
     if not epochs or any(not isinstance(e, int) or e < 1 for e in epochs) or list(epochs) != sorted(set(epochs)):
         problems.append(f"epochs must be a non-empty strictly ascending list of positive integers, got {epochs}")
     if not isinstance(batch_size, int) or batch_size < 1 or batch_size % world_size or batch_size > n:
@@ -146,8 +148,8 @@ def check_train_args(*, data, labels, epochs, batch_size, lr, ema_decay, grad_cl
         problems.append(f"max_steps must be a non-negative integer or None, got {max_steps}")
     if not isinstance(seed, int) or seed < 0:
         problems.append(f"seed must be a non-negative integer, got {seed}")
-    if not isinstance(config, dict) or any(key not in config for key in CONFIG_KEYS) or "name" not in config.get("sde", {}):
-        problems.append(f"config must be a dict with keys {CONFIG_KEYS} and config['sde']['name'], got {config}")
+    if not isinstance(config, dict) or any(key not in config for key in REQUIRED_KEYS) or "name" not in config.get("sde", {}):
+        problems.append(f"config must be a dict with keys {REQUIRED_KEYS} and config['sde']['name'], got {config}")
     if problems:
         raise ValueError("bad arguments to train: " + "; ".join(problems))
 
@@ -172,6 +174,8 @@ def train(
     grad_clip: float | None = 1.0,
     loss_weighting: str = "study",
     labels: torch.Tensor | None = None,
+    label_dropout: float = 0.0,
+    log_sigma: tuple[float, float] = (-1.2, 1.2),
     device=None,
     compile: str = "auto",
     log: Callable[[int, dict], None] | None = None,
@@ -193,7 +197,7 @@ def train(
     """
     here = distributed.world()
     check_train_args(
-        data=data, labels=labels, epochs=epochs, batch_size=batch_size, lr=lr, ema_decay=ema_decay, grad_clip=grad_clip,
+        data=data, labels=labels, label_dropout=label_dropout, epochs=epochs, batch_size=batch_size, lr=lr, ema_decay=ema_decay, grad_clip=grad_clip,
         loss_weighting=loss_weighting, compile=compile, log_every=log_every, max_steps=max_steps, seed=seed,
         config=config, world_size=here.size,
     )
@@ -277,9 +281,9 @@ def train(
                 return train_loss
             step += 1
             x = data[batch].to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            y = None if labels is None else labels[batch].to(device, non_blocking=True)
+            y = None if labels is None else drop_labels(labels[batch].to(device, non_blocking=True), net.embed.num_classes, label_dropout, noise)
             with autocast:
-                loss = dsm_loss(model, sde, x, weighting=loss_weighting, class_labels=y, generator=noise)
+                loss = dsm_loss(model, sde, x, weighting=loss_weighting, class_labels=y, generator=noise, log_sigma_mean=log_sigma[0], log_sigma_std=log_sigma[1])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
@@ -326,13 +330,11 @@ def load_for_inference(path, device=None) -> tuple[torch.nn.Module, SDE]:
     """
     state = read_checkpoint(path, required=("config", "ema"))
     config = state["config"]
-    if not isinstance(config, dict) or any(key not in config for key in CONFIG_KEYS):
-        raise ValueError(f"checkpoint {path} has config {config}; expected a dict with keys {CONFIG_KEYS}")
-    net_kwargs = {key: value for key, value in config.items() if key not in CONFIG_KEYS}
+    if not isinstance(config, dict) or any(key not in config for key in REQUIRED_KEYS):
+        raise ValueError(f"checkpoint {path} has config {config}; expected a dict with keys {REQUIRED_KEYS}")
     try:
-        net = build_net(config["net"], config["channels"], **net_kwargs)
+        net, sde = build_model(config)
         net.load_state_dict(state["ema"])
-        sde = make_sde(**config["sde"])
     except (ValueError, RuntimeError, TypeError) as err:
         raise ValueError(f"checkpoint {path} does not describe a usable net and SDE: {err}") from None
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -348,6 +350,7 @@ def evaluate_loss(
     seed: int,
     weighting: str = "study",
     labels: torch.Tensor | None = None,
+    log_sigma: tuple[float, float] = (-1.2, 1.2),
 ) -> float:
     """Mean DSM loss per example over `data` in order, with (t, z) drawn from a generator seeded by `seed`.
 
@@ -362,5 +365,6 @@ def evaluate_loss(
     for start in range(0, len(data), batch_size):
         x = data[start : start + batch_size].to(device)
         y = None if labels is None else labels[start : start + batch_size].to(device)
-        total += dsm_loss(net, sde, x, weighting=weighting, class_labels=y, generator=generator) * len(x)
+        loss = dsm_loss(net, sde, x, weighting=weighting, class_labels=y, generator=generator, log_sigma_mean=log_sigma[0], log_sigma_std=log_sigma[1])
+        total += loss * len(x)
     return float(total) / len(data)

@@ -118,6 +118,7 @@ class Stft(Section):
 class Tensorize(Section):
     layout: Literal["waveform2d", "waveform1d", "stft", "image"] = "waveform2d"
     stft: Stft = Stft()
+    target_std: PositiveFloat | None = None  # scale the training data to this std (EDM: 0.5); null: the layout's rule
     test_fraction: Fraction = 0.1
     split_seed: int = 0
 
@@ -147,7 +148,7 @@ class SdeParams(Section):
     name: str = "tutorial_ve"
     sigma: PositiveFloat | None = None
     sigma_min: PositiveFloat | None = None
-    sigma_max: PositiveFloat | None = None
+    sigma_max: PositiveFloat | Literal["auto"] | None = None  # auto: the largest pairwise distance of the training data
     beta_min: PositiveFloat | None = None
     beta_max: PositiveFloat | None = None
 
@@ -158,13 +159,29 @@ class SdeParams(Section):
             raise ValueError(f"unknown SDE {name!r}; accepted: {', '.join(SDES)}")
         return name
 
-    def kwargs(self) -> dict:
-        return self.model_dump(exclude={"name"}, exclude_none=True)
+    def kwargs(self, max_pairwise_distance: float | None = None) -> dict:
+        """The SDE's keyword arguments, with sigma_max: auto resolved to `max_pairwise_distance`."""
+        kwargs = self.model_dump(exclude={"name"}, exclude_none=True)
+        if kwargs.get("sigma_max") == "auto":
+            kwargs["sigma_max"] = max_pairwise_distance
+        return kwargs
+
+
+class Precond(Section):
+    """EDM preconditioning (Karras et al. 2022): ln sigma ~ N(log_sigma_mean, log_sigma_std^2) in training."""
+
+    name: Literal["none", "edm"] = "none"
+    sigma_data: PositiveFloat = 0.5
+    log_sigma_mean: float = -1.2
+    log_sigma_std: PositiveFloat = 1.2
 
 
 class Train(Section):
     sde: SdeParams = SdeParams()
-    loss_weighting: Literal["study", "likelihood"] = "study"
+    precond: Precond = Precond()
+    conditioning: list[Literal["pitch", "instrument"]] = []  # label kinds the model is conditioned on; []: unconditional
+    label_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1  # each label is dropped with this probability (guidance)
+    loss_weighting: Literal["study", "likelihood", "edm"] = "study"
     epochs: list[PositiveInt]
     batch_size: PositiveInt = 32
     max_examples: PositiveInt | None = None
@@ -178,6 +195,14 @@ class Train(Section):
     def _batch_fits(self):
         if self.max_examples is not None and self.batch_size > self.max_examples:
             raise ValueError(f"batch_size={self.batch_size} exceeds max_examples={self.max_examples}: no full batch to train on")
+        return self
+
+    @model_validator(mode="after")
+    def _precond_and_loss_agree(self):
+        if self.loss_weighting == "edm" and self.precond.name != "edm":
+            raise ValueError(f"loss_weighting 'edm' needs precond.name 'edm' (it weights the EDM denoiser's residual), got {self.precond.name!r}")
+        if len(set(self.conditioning)) != len(self.conditioning):
+            raise ValueError(f"conditioning {self.conditioning} names a label kind twice")
         return self
 
     @field_validator("epochs")
@@ -218,6 +243,7 @@ class Heun(Section):
 class Sample(Section):
     n_samples: PositiveInt = 8
     batch_size: PositiveInt = 8
+    guidance: Annotated[float, Field(ge=0)] = 0.0  # classifier-free guidance scale w (conditional models)
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()
     predictor_corrector: PredictorCorrector = PredictorCorrector()

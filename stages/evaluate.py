@@ -46,10 +46,11 @@ def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: i
 
 
 def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str, float]:
-    """The four audio numbers of one sampler's samples."""
+    """The four audio numbers of one sampler's samples; pitch accuracy is against the requested pitch when one was asked."""
     record = torch.load(samples_file, weights_only=True)
     if "audio" not in record:
         raise StageError(f"{samples_file} holds {sorted(record)}, no 'audio' (N, L) tensor to score")
+    requested_pitch = record.get("requested", {}).get("pitch")
     try:
         return audio_metrics(
             record["audio"],
@@ -58,6 +59,7 @@ def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str
             settings.periodicity_threshold,
             settings.crepe_model,
             real.pitch_range,
+            target_midi=None if requested_pitch is None else torch.tensor(requested_pitch, dtype=torch.float32),
         )
     except ValueError as err:
         raise StageError(f"{samples_file}: {err}") from None

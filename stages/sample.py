@@ -2,6 +2,9 @@
 
 Writes each sample as a WAV file and all of them as a tensor, plus the NFE and seconds per sample.
 All samplers of one checkpoint start from the same seeded prior draws, so they compare like for like.
+A conditional model is asked for a seeded, balanced list of labels (sgm.conditioning.balanced_requests)
+with classifier-free guidance `sample.guidance`; each WAV is named after what was asked
+(sample_003_flute_G4.wav) and samples.pt records the requests under "requested".
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import time
 import torch
 
 from sgm.audio_io import write_wav
+from sgm.conditioning import balanced_requests, describe, encode_labels
 from sgm.layouts import layout_from_dict
 from sgm.losses import score_fn_from_net
 from sgm.sampling import get_sampler
-from sgm.train import load_for_inference
+from sgm.train import load_for_inference, read_checkpoint
 from stages.common import (
     TENSORS_DIR,
     atomic_dir,
@@ -42,24 +46,28 @@ def main() -> None:
     with atomic_dir(samples_dir(point)) as out:
         for epoch in params.train.epochs:
             ckpt = checkpoint_name(epoch)
-            net, sde = load_for_inference(checkpoint_file(train_dir(point), epoch), device=device)
-            score_fn = score_fn_from_net(net, sde)
+            path = checkpoint_file(train_dir(point), epoch)
+            net, sde = load_for_inference(path, device=device)
+            conditioning = read_checkpoint(path, required=("config",))["config"].get("conditioning") or {}
+            requests = balanced_requests(conditioning, settings.n_samples, params.seed)
             metrics[ckpt] = {}
             for sampler in settings.samplers:
-                x, nfe, seconds = draw(get_sampler(sampler), score_fn, sde, layout.shape, settings, sampler, params.seed, device)
+                x, nfe, seconds = draw(get_sampler(sampler), net, sde, conditioning, requests, layout.shape, settings, sampler, params.seed, device)
                 metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
-                save(out / ckpt / sampler, x, layout)
+                save(out / ckpt / sampler, x, layout, requests)
     write_json(sampling_metrics_file(point), metrics)
 
 
-def draw(sample_fn, score_fn, sde, shape, settings, sampler, seed, device):
-    """Draw n_samples in batches; return them on the CPU, the mean NFE per batch and the seconds."""
+def draw(sample_fn, net, sde, conditioning, requests, shape, settings, sampler, seed, device):
+    """Draw n_samples in batches (the i-th for requests[i]); return them on the CPU, the mean NFE per batch and the seconds."""
     generator = torch.Generator(device).manual_seed(seed)
     batches, nfes = [], []
     start = time.perf_counter()
     with torch.no_grad():
         for first in range(0, settings.n_samples, settings.batch_size):
             size = min(settings.batch_size, settings.n_samples - first)
+            labels = encode_labels(conditioning, requests[first : first + size]).to(device) if conditioning else None
+            score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0)
             x, nfe = sample_fn(score_fn, sde, (size, *shape), **settings.settings(sampler), generator=generator, device=device)
             batches.append(x.float().cpu())
             nfes.append(nfe)
@@ -68,15 +76,16 @@ def draw(sample_fn, score_fn, sde, shape, settings, sampler, seed, device):
     return torch.cat(batches), sum(nfes) / len(nfes), time.perf_counter() - start
 
 
-def save(directory, x, layout):
-    """Write samples.pt and, for audio layouts, one WAV per sample."""
+def save(directory, x, layout, requests):
+    """Write samples.pt (with the requests) and, for audio layouts, one WAV per sample named after its request."""
     directory.mkdir(parents=True)
-    record = {"x": x}
+    record = {"x": x, "requested": {kind: [request[kind] for request in requests] for kind in (requests[0] if requests else {})}}
     if layout.name != "image":
         audio = layout.to_audio(x)
         record["audio"] = audio
-        for i, clip in enumerate(audio):
-            write_wav(directory / f"sample_{i:03d}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
+        for i, (clip, request) in enumerate(zip(audio, requests)):
+            name = "_".join(filter(None, [f"sample_{i:03d}", describe(request)]))
+            write_wav(directory / f"{name}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
     torch.save(record, directory / "samples.pt")
 
 

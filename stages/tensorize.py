@@ -15,6 +15,7 @@ import soundfile
 import torch
 
 from sgm.layouts import Layout, make_layout
+from sgm.sde import max_pairwise_distance
 from sgm.splits import split_by_group
 from stages.common import CLEAN_DIR, TENSORS_DIR, StageError, atomic_dir, run_stage, write_json
 from stages.config import load_params
@@ -102,7 +103,7 @@ def main() -> None:
     layout = build_layout(settings.layout, data, params)
     try:
         train_idx, test_idx = split_by_group(labels["note_id"].numpy(), settings.test_fraction, settings.split_seed)
-        layout = layout.fit_scale(data[train_idx])
+        layout = layout.fit_scale(data[train_idx], settings.target_std)
     except ValueError as err:
         raise StageError(f"cannot tensorize {CLEAN_DIR}: {err}") from None
 
@@ -111,6 +112,8 @@ def main() -> None:
     with atomic_dir(TENSORS_DIR) as out:
         for split, idx in (("train", train_idx), ("test", test_idx)):
             x = layout.to_model(data[idx]).float()
+            if split == "train":
+                metrics["max_pairwise_distance"] = max_pairwise_distance(x)
             if layout.name == "stft":
                 roundtrip_errors.append((layout.to_audio(x) - data[idx]).abs().max().item())
             torch.save({"x": x, **{name: values[idx] for name, values in labels.items()}}, out / f"{split}.pt")

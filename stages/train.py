@@ -5,14 +5,15 @@ On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (Distribute
 
 from __future__ import annotations
 
+import json
 import tempfile
 
 import torch
 from dvclive import Live
 
+from sgm.conditioning import encode_labels
 from sgm.distributed import world
-from sgm.nets import build_net
-from sgm.sde import make_sde
+from sgm.model import build_model
 from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
 from stages.common import (
     TENSORS_DIR,
@@ -35,9 +36,13 @@ def main() -> None:
     arch = params.archs[params.grid[point].arch]
     settings = params.train
 
-    train_set = torch.load(TENSORS_DIR / "train.pt", weights_only=True)
-    test_set = torch.load(TENSORS_DIR / "test.pt", weights_only=True)
-    data = train_set["x"][: settings.max_examples]
+    train_set = {key: values[: settings.max_examples] for key, values in torch.load(TENSORS_DIR / "train.pt", weights_only=True).items()}
+    test_set = {key: values[: settings.test_examples] for key, values in torch.load(TENSORS_DIR / "test.pt", weights_only=True).items()}
+    distance = json.loads((TENSORS_DIR / "metrics.json").read_text()).get("max_pairwise_distance")
+    if settings.sde.sigma_max == "auto" and distance is None:
+        raise StageError(f"train.sde.sigma_max is 'auto' but {TENSORS_DIR / 'metrics.json'} has no max_pairwise_distance: rerun tensorize")
+    data = train_set["x"]
+    conditioning = label_vocabularies(settings.conditioning, train_set, params.render.programs)
 
     torch.manual_seed(params.seed)
     config = {
@@ -45,11 +50,14 @@ def main() -> None:
         "channels": arch.channels,
         "in_channels": data.shape[1],
         "embed_dim": arch.embed_dim,
-        "num_classes": 0,
-        "sde": {"name": settings.sde.name, **settings.sde.kwargs()},
+        "sde": {"name": settings.sde.name, **settings.sde.kwargs(distance)},
+        "conditioning": conditioning,
+        "precond": settings.precond.model_dump(include={"name", "sigma_data"}),
     }
-    net = build_net(arch.net, arch.channels, blocks=arch.blocks, in_channels=data.shape[1], embed_dim=arch.embed_dim)
-    sde = make_sde(settings.sde.name, **settings.sde.kwargs())
+    net, sde = build_model(config)
+    train_labels = tensor_labels(conditioning, train_set, params.render.programs)
+    test_labels = tensor_labels(conditioning, test_set, params.render.programs)
+    log_sigma = (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)
 
     def fit(checkpoint_dir, log=None):
         try:
@@ -65,6 +73,9 @@ def main() -> None:
                 ema_decay=settings.ema_decay,
                 grad_clip=settings.grad_clip,
                 loss_weighting=settings.loss_weighting,
+                labels=train_labels,
+                label_dropout=settings.label_dropout,
+                log_sigma=log_sigma,
                 compile=settings.compile,
                 log=log,
                 log_every=settings.log_every,
@@ -87,13 +98,48 @@ def main() -> None:
 
         train_loss = fit(out / "checkpoints", log)
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
-        test_data = test_set["x"][: settings.test_examples]
+        test_data = test_set["x"]
         metrics = {}
         for epoch in settings.epochs:
             ema_net, _ = load_for_inference(checkpoint_file(out, epoch))
-            test_loss = evaluate_loss(ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting)
+            test_loss = evaluate_loss(
+                ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
+            )
             metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss}
         write_json(out / train_metrics_file(point).name, metrics)
+
+def instrument_names(programs: dict[str, int]) -> dict[int, str]:
+    """GM program -> the instrument's name in params.render.programs (the first, if two share it)."""
+    names = {}
+    for name, program in programs.items():
+        names.setdefault(program, name)
+    return names
+
+
+def label_vocabularies(kinds: list[str], train_set: dict, programs: dict[str, int]) -> dict[str, list]:
+    """{kind: sorted values seen in the training split}: MIDI pitches, instrument names."""
+    names = instrument_names(programs)
+    conditioning = {}
+    for kind in kinds:
+        column = train_set["pitch" if kind == "pitch" else "program"]
+        values = sorted({int(v) for v in column if v >= 0})
+        if not values:
+            raise StageError(f"train.conditioning names {kind!r}, but no training clip in {TENSORS_DIR / 'train.pt'} has a known {kind}")
+        conditioning[kind] = values if kind == "pitch" else [names.get(v, f"program_{v}") for v in values]
+    return conditioning
+
+
+def tensor_labels(conditioning: dict, split: dict, programs: dict[str, int]) -> torch.Tensor | None:
+    """(N, K) labels of a split's clips; unknown or unseen values become "no label"."""
+    if not conditioning:
+        return None
+    names = instrument_names(programs)
+    requests = []
+    for pitch, program in zip(split["pitch"].tolist(), split["program"].tolist()):
+        request = {"pitch": pitch, "instrument": names.get(program, f"program_{program}")}
+        requests.append({kind: request[kind] for kind in conditioning if request[kind] in conditioning[kind]})
+    return encode_labels(conditioning, requests)
+
 
 if __name__ == "__main__":
     run_stage(main)

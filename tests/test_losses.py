@@ -103,7 +103,7 @@ def test_same_generator_seed_gives_same_loss():
 def test_score_is_net_output_over_std():
     torch.manual_seed(0)
     net, sde = UNet2d([8, 16], embed_dim=16, num_classes=2), TutorialVESDE()
-    x, t, labels = torch.randn(3, 1, 8, 8), torch.tensor([0.01, 0.5, 1.0]), torch.tensor([0, 1, 1])
+    x, t, labels = torch.randn(3, 1, 8, 8), torch.tensor([0.01, 0.5, 1.0]), torch.tensor([[0], [1], [1]])
     score = score_fn_from_net(net, sde, labels)(x, t)
     assert score.shape == x.shape
     std = torch.sqrt((25 ** (2 * t) - 1) / (2 * math.log(25)))
@@ -112,7 +112,7 @@ def test_score_is_net_output_over_std():
 
 def test_bad_weighting_and_eps_are_rejected():
     net, sde, x = ZeroNet(), TutorialVESDE(), torch.zeros(2, 1, 4, 4)
-    with pytest.raises(ValueError, match="'uniform'; accepted: study, likelihood"):
+    with pytest.raises(ValueError, match="'uniform'; accepted: study, likelihood, edm"):
         dsm_loss(net, sde, x, weighting="uniform")
     with pytest.raises(ValueError, match=r"\(0, T=1.0\), got 0"):
         dsm_loss(net, sde, x, eps=0)

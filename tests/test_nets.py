@@ -66,18 +66,22 @@ def test_deep_waveform_nets_keep_the_input_shape(channels):
 
 def test_class_label_changes_the_output():
     torch.manual_seed(0)
-    net = UNet2d([8, 16], num_classes=3, embed_dim=16)
+    net = UNet2d([8, 16], num_classes=[3, 2], embed_dim=16)
     x, t = torch.randn(1, 1, 8, 8).expand(2, -1, -1, -1), torch.full((2,), 0.5)
-    out = net(x, t, torch.tensor([0, 2]))
+    out = net(x, t, torch.tensor([[0, 1], [2, 1]]))
     assert (out[0] - out[1]).abs().max() > 1e-3
-    torch.testing.assert_close(net(x, t, torch.tensor([1, 1]))[0], net(x, t, torch.tensor([1, 0]))[0])
-    with pytest.raises(ValueError, match="num_classes=3"):
+    second_kind = net(x, t, torch.tensor([[1, 0], [1, 2]]))  # 2 = "no label" of the second kind
+    assert (second_kind[0] - second_kind[1]).abs().max() > 1e-3
+    torch.testing.assert_close(net(x, t, torch.tensor([[1, 1], [1, 1]]))[0], net(x, t, torch.tensor([[1, 1], [0, 0]]))[0])
+    with pytest.raises(ValueError, match=r"num_classes=\[3, 2\]"):
         net(x, t)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\), got \(2,\)"):
+        net(x, t, torch.tensor([0, 1]))
 
 
 def test_unconditional_net_rejects_labels():
     with pytest.raises(ValueError, match="num_classes=0"):
-        UNet2d([4, 8])(torch.randn(1, 1, 8, 8), torch.rand(1), torch.tensor([0]))
+        UNet2d([4, 8])(torch.randn(1, 1, 8, 8), torch.rand(1), torch.tensor([[0]]))
 
 
 @pytest.mark.parametrize(
@@ -150,7 +154,7 @@ def test_time_embedding_reaches_every_block():
 def test_channels_last_matches_contiguous():
     torch.manual_seed(0)
     net = UNet2d([8, 16, 24], num_classes=2)
-    x, t, labels = torch.randn(2, 1, 16, 16), torch.tensor([0.05, 0.6]), torch.tensor([1, 0])
+    x, t, labels = torch.randn(2, 1, 16, 16), torch.tensor([0.05, 0.6]), torch.tensor([[1], [0]])
     expected = net(x, t, labels)
     net = net.to(memory_format=torch.channels_last)
     out = net(x.to(memory_format=torch.channels_last), t, labels)
@@ -178,7 +182,7 @@ def test_count_flops_matches_a_hand_count():
     head = 2 * (4 * 9) * 1 * 8 * 8  # 3x3 conv of the concatenation 2+2 -> 1
     assert flops == time_dense + down1 + down2 + up + head == 11616
     conditional = UNet2d([2, 4], embed_dim=4, num_classes=3)
-    assert count_flops(conditional, torch.zeros(1, 1, 8, 8), torch.tensor([2])) == flops
+    assert count_flops(conditional, torch.zeros(1, 1, 8, 8), torch.tensor([[2]])) == flops
 
 
 def test_count_flops_on_meta_scales_with_batch():
