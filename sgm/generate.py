@@ -13,6 +13,7 @@ import re
 import pretty_midi
 import torch
 
+from sgm.conditioning import describe, encode_labels
 from sgm.ingest import parse_pitch
 from sgm.losses import score_fn_from_net
 from sgm.sampling import get_sampler
@@ -75,7 +76,7 @@ def resolve_pitch(value: str | int, vocabulary: list[int]) -> int:
     """A trained MIDI pitch from a number or a note name like G4."""
     pitch = value if isinstance(value, int) else parse_pitch(str(value))
     if pitch not in vocabulary:
-        raise ValueError(f"pitch {value} ({note_name(pitch)}) is outside what the checkpoint was trained on: {describe_pitches(sorted(vocabulary))}")
+        raise ValueError(f"pitch {note_name(pitch)} (MIDI {pitch}) is outside what the checkpoint was trained on: {describe_pitches(sorted(vocabulary))}")
     return pitch
 
 
@@ -102,28 +103,19 @@ def requests_for(conditioning: dict, instruments=(), pitches=(), n: int = 1) -> 
 
 
 def request_name(request: dict) -> str:
-    """A file-name stem for a request: 'flute_G4', 'G4', 'flute' or 'unconditional'."""
-    parts = [request["instrument"]] if "instrument" in request else []
-    if "pitch" in request:
-        parts.append(note_name(request["pitch"]).replace("#", "s"))
-    return "_".join(parts) or "unconditional"
+    """A file-name stem for a request: 'flute_G4', 'Fs4', 'flute' or 'unconditional'."""
+    return describe(request) or "unconditional"
 
 
 def labels_for(conditioning: dict, requests: list[dict], device=None) -> torch.Tensor | None:
     """The (B, K) label tensor of `requests`, or None for an unconditional checkpoint."""
-    if not conditioning:
-        return None
-    from sgm.conditioning import encode_labels
-
-    return encode_labels(conditioning, requests).to(device)
+    return encode_labels(conditioning, requests).to(device) if conditioning else None
 
 
 def score_for(net, sde, labels: torch.Tensor | None, guidance: float = 0.0):
     """score(x, t) of `net` for a batch; a single label row (1, K) is repeated for any batch size."""
     if labels is None:
-        if guidance:
-            raise ValueError("guidance needs labels; an unconditional checkpoint has none")
-        return score_fn_from_net(net, sde)
+        return score_fn_from_net(net, sde, guidance=guidance)
 
     def score(x, t):
         rows = labels.expand(len(x), -1) if len(labels) == 1 else labels
