@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from sgm.ingest import parse_pitch
+
 
 @dataclass(frozen=True)
 class Note:
@@ -118,3 +120,31 @@ def render(
             mix[start : start + len(audio)] += audio
             first += counts[note]
     return (mix / max(1.0, np.abs(mix).max())).astype(np.float32)
+
+
+def parse_melody(text: str, beat_seconds: float, velocity: int = 100) -> list[Note]:
+    """A monophonic melody written as 'G4 A4:2 R B4:0.5' (note or R for a rest, then :beats, default 1)."""
+    notes, start = [], 0.0
+    for token in text.split():
+        name, _, beats = token.partition(":")
+        try:
+            length = float(beats) * beat_seconds if beats else beat_seconds
+        except ValueError:
+            raise ValueError(f"melody token {token!r}: beats {beats!r} is not a number") from None
+        if not length > 0:
+            raise ValueError(f"melody token {token!r}: beats must be positive")
+        if name.upper() != "R":
+            notes.append(Note(start, start + length, parse_pitch(name), velocity))
+        start += length
+    if not notes:
+        raise ValueError(f"melody {text!r} has no notes")
+    return notes
+
+
+def write_midi(notes: list[Note], path: str | Path, program: int = 0) -> None:
+    """Write notes as a one-track MIDI file (General MIDI `program`, 0-based)."""
+    midi = pretty_midi.PrettyMIDI()
+    track = pretty_midi.Instrument(program=program)
+    track.notes = [pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end) for n in notes]
+    midi.instruments.append(track)
+    midi.write(str(path))
