@@ -38,6 +38,7 @@ from sgm.train import load_for_inference, read_checkpoint
 from sgm.variation import vary
 
 STEP_SAMPLERS = ("euler_maruyama", "predictor_corrector", "heun")
+MINIMUMS = {"n": 1, "between": 0, "resample": 1, "octaves": 1}
 
 
 class Session:
@@ -270,9 +271,9 @@ COMMANDS = {"notes": cmd_notes, "continue": cmd_continue, "vary": cmd_vary, "int
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        for flag in ("n", "between", "resample", "octaves"):
-            if getattr(args, flag, 1) is not None and getattr(args, flag, 1) < (0 if flag == "between" else 1):
-                raise ValueError(f"--{flag} must be at least {0 if flag == 'between' else 1}, got {getattr(args, flag)}")
+        for flag, least in MINIMUMS.items():
+            if getattr(args, flag, least) < least:
+                raise ValueError(f"{'-' if flag == 'n' else '--'}{flag} must be at least {least}, got {getattr(args, flag)}")
         if args.command != "notes" and (len(args.instrument or []) > 1 or len(args.pitch or []) > 1):
             raise ValueError(f"{args.command} takes at most one --instrument and one --pitch")
         if args.command == "midi" and args.pitch:

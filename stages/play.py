@@ -120,10 +120,10 @@ def test_clips(player: Player, params):
     return test["x"][first : first + 1].to(player.device), test["x"][second].to(player.device), labels_for(player.conditioning, [request], player.device)
 
 
-def edits(player: Player, params) -> None:
-    """Continuation, variation and interpolation of a test clip."""
+def edits(player: Player, params, clips) -> None:
+    """Continuation, variation and interpolation of a test clip, given test_clips(...)."""
     settings = params.play
-    x, other, labels = test_clips(player, params)
+    x, other, labels = clips
     score = score_for(player.net, player.sde, labels, settings.guidance)
     source = player.save("source", player.audio(x)[0], f"test clip {settings.clip}")
 
@@ -148,17 +148,25 @@ def edits(player: Player, params) -> None:
     player.item("Interpolation", text, [joined], [{"png": sheet.name, "caption": "spectrograms along the path"}])
 
 
-def melody(player: Player, params) -> None:
-    """play.melody with generated notes, moved by whole octaves into the trained range."""
+def melody_notes(player: Player, params):
+    """play.melody, moved by whole octaves into the trained range and checked; None for a model without pitch labels."""
     known = sorted(player.conditioning.get("pitch", []))
     if not known:
-        player.item("Melody", "the model is not conditioned on pitch, so it cannot play a melody", [])
-        return
+        return None
     notes = parse_melody(params.play.melody, params.play.beat_seconds)
     shift = 12 * max(0, math.ceil((known[0] - min(n.pitch for n in notes)) / 12))
-    write_midi([dataclasses.replace(n, pitch=n.pitch + shift) for n in notes], player.out / "melody.mid")
-    notes = read_midi(player.out / "melody.mid")
+    notes = [dataclasses.replace(n, pitch=n.pitch + shift) for n in notes]
     requests_for(player.conditioning, player.instruments, sorted({n.pitch for n in notes}))  # refuses notes above the range
+    return notes
+
+
+def melody(player: Player, notes) -> None:
+    """The melody written to melody.mid, read back and played with generated notes."""
+    if notes is None:
+        player.item("Melody", "the model is not conditioned on pitch, so it cannot play a melody", [])
+        return
+    write_midi(notes, player.out / "melody.mid")
+    notes = read_midi(player.out / "melody.mid")
 
     def clips_for(pitch, count):
         return player.audio(player.run("melody", player.notes, requests_for(player.conditioning, player.instruments, [pitch], count)))
@@ -176,12 +184,14 @@ def main() -> None:
     with atomic_dir(PLAY_DIR) as out:
         try:
             player = Player(params, out)
-            metrics = {"scale": scale(player, params)}
-            edits(player, params)
-            melody(player, params)
+            notes, clips = melody_notes(player, params), test_clips(player, params)
+            scale_metrics = scale(player, params)
+            edits(player, params, clips)
+            melody(player, notes)
         except ValueError as err:
             raise StageError(f"play: {err}") from None
-        metrics.update(player.cost)
+        metrics = {name: dict(cost) for name, cost in player.cost.items()}
+        metrics["scale"].update(scale_metrics)
         index = {"point": params.play.point, "epoch": params.train.epochs[-1], "items": player.index}
         (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     write_json(METRICS_FILE, metrics)

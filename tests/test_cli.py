@@ -23,7 +23,7 @@ CONDITIONING = {"pitch": PITCHES, "instrument": ["flute", "violin"]}
 FAST = ["--sampler", "heun", "--steps", "3"]
 
 
-def tiny_checkpoint(directory, conditioning):
+def tiny_checkpoint(directory, conditioning, clip=CLIP):
     config = {
         "net": "unet1d", "channels": [8, 8], "in_channels": 1, "embed_dim": 16,
         "sde": {"name": "ve", "sigma_min": 0.01, "sigma_max": 10.0},
@@ -31,7 +31,7 @@ def tiny_checkpoint(directory, conditioning):
     }  # fmt: skip
     torch.manual_seed(0)
     net, sde = build_model(config)
-    data = 0.5 * torch.randn(8, 1, CLIP, generator=torch.Generator().manual_seed(1))
+    data = 0.5 * torch.randn(8, 1, clip, generator=torch.Generator().manual_seed(1))
     labels = torch.stack([torch.arange(8) % len(PITCHES), torch.arange(8) % 2], dim=1) if conditioning else None
     train(net, sde, data, lr=1e-3, batch_size=4, epochs=[1], checkpoint_dir=directory, seed=0, config=config, labels=labels,
           loss_weighting="edm", compile="off", device="cpu")  # fmt: skip
@@ -153,6 +153,8 @@ def test_midi_file_played_with_generated_notes(files, tmp_path):
         (["midi", "MIDI", "--transpose", "12"], "conditional", "has pitches E5, G5 outside the trained range C4-C5: pass --transpose"),
         (["midi", "MIDI"], "unconditional", "this checkpoint is unconditional: it takes no pitch labels"),
         (["notes", "--layout", "LAYOUT404"], "conditional", "layout file .*nowhere.json does not exist"),
+        (["vary", "WAV", "-n", "0"], "conditional", "error: -n must be at least 1, got 0"),
+        (["notes", "--steps", "0"], "conditional", "steps must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_input_stops_with_one_line(files, tmp_path, capsys, args, checkpoint, message):
