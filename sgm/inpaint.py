@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from sgm.layouts import Layout, Stft
 from sgm.ode import solve_rk45
-from sgm.sampling import _kernel_steps, _noise, _norms, _time_vector, _uniform_times, karras_schedule, probability_flow_drift
+from sgm.sampling import _kernel_steps, _langevin_steps, _noise, _time_vector, _uniform_times, karras_schedule, probability_flow_drift
 from sgm.sde import SDE, per_example
 
 FINITE_DIFFERENCE = 1e-6
@@ -88,13 +88,13 @@ def replacement_predictor_corrector(
     keep = _check(known, keep, resample)
     times = _uniform_times(sde, steps, eps)
     retention, variance = _kernel_steps(sde, times, known)
+    langevin_steps = _langevin_steps(sde, times, retention, snr)
 
     def step(x, i):
         vec_t = _time_vector(times[i], x)
         for _ in range(corrector_steps):
-            grad, z = score_fn(x, vec_t), _noise(x, generator)
-            size = 2 * retention[i] ** 2 * (snr * _norms(z) / _norms(grad)) ** 2
-            x = x + size * grad + torch.sqrt(2 * size) * z
+            size = langevin_steps[i]
+            x = x + size * score_fn(x, vec_t) + torch.sqrt(2 * size) * _noise(x, generator)
             x = torch.where(keep, _kernel_draw(sde, known, times[i], _noise(x, generator)), x)
         mean = (2 - retention[i]) * x + variance[i] * score_fn(x, vec_t)
         return mean, mean + torch.sqrt(variance[i]) * _noise(x, generator), corrector_steps + 1

@@ -10,7 +10,9 @@ Layouts:
 - `waveform1d`: the clip as one 1 x L channel.
 - `stft`: real and imaginary STFT parts, 2 x (n_fft//2 + 1) x frames; 2x128x128 for 16384 samples
   with n_fft 254, hop 128.
-- `image`: square uint8 images zero-padded to padded_size (FashionMNIST sanity check); no audio.
+- `image`: square uint8 images, enlarged by a whole factor (nearest neighbour) and zero-padded to
+  padded_size (FashionMNIST and digits sanity checks); no audio.
+- `pianoroll`: uint8 melody rolls 3 x 32 x 32 (sgm.melody) in [-1, 1]; audio through a SoundFont.
 
 Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
 gets 0.5/std(train coefficients), since a peak rule would let a few loud low bins squash the rest;
@@ -27,8 +29,12 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from sgm import melody
+from sgm.soundfont import SoundFont, default_soundfont
 
 STFT_TARGET_STD = 0.5
 PIXEL_MAX = 255
@@ -210,13 +216,18 @@ class Stft(Layout):
 
 @dataclass(frozen=True)
 class Image(Layout):
-    """Square uint8 images (N, side, side), zero-padded to 1 x padded_size x padded_size.
+    """Square uint8 images (N, side, side), enlarged `upsample` times and zero-padded to 1 x padded_size^2.
 
     `clip_samples` is the pixel count side*side and `sample_rate` must be 0: images are not audio.
+    `upsample` (None: the largest whole factor that fits padded_size, e.g. 4 for 8x8 digits in 32x32,
+    1 for 28x28 FashionMNIST) repeats each pixel in a block (nearest neighbour). Going back takes
+    each block's mean, the exact inverse for enlarged images and the least-squares one for anything
+    a model makes, so `to_images(to_model(images))` gives the images back unchanged.
     """
 
     name: ClassVar[str] = "image"
     padded_size: int = 32
+    upsample: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -224,6 +235,13 @@ class Image(Layout):
             raise ValueError(f"image: clip_samples must be the pixel count of a square image, got {self.clip_samples}")
         if not (isinstance(self.padded_size, int) and self.padded_size >= self.side):
             raise ValueError(f"image: padded_size must be an int >= the image side {self.side}, got {self.padded_size!r}")
+        if self.upsample is None:
+            object.__setattr__(self, "upsample", self.padded_size // self.side)
+        if not (isinstance(self.upsample, int) and 1 <= self.upsample <= self.padded_size // self.side):
+            raise ValueError(
+                f"image: upsample must be an int from 1 to {self.padded_size // self.side} "
+                f"(side {self.side} enlarged must fit padded_size {self.padded_size}), got {self.upsample!r}"
+            )
 
     def _check_sample_rate(self):
         if self.sample_rate != 0:
@@ -243,16 +261,18 @@ class Image(Layout):
 
     @property
     def _padding(self) -> tuple[int, int]:
-        total = self.padded_size - self.side
+        total = self.padded_size - self.side * self.upsample
         return total // 2, total - total // 2
 
     def _arrange(self, data):
         left, right = self._padding
-        return F.pad(data.float().unsqueeze(1), (left, right, left, right), value=0.0)
+        enlarged = F.interpolate(data.float().unsqueeze(1), scale_factor=self.upsample, mode="nearest")
+        return F.pad(enlarged, (left, right, left, right), value=0.0)
 
     def _unarrange(self, x):
         left, _ = self._padding
-        return x[:, 0, left : left + self.side, left : left + self.side]
+        size = self.side * self.upsample
+        return F.avg_pool2d(x[:, :, left : left + size, left : left + size], self.upsample)[:, 0]
 
     def to_audio(self, x):
         raise ValueError("layout 'image' holds images, not audio: it has no to_audio; use to_images")
@@ -266,7 +286,73 @@ class Image(Layout):
         return 1.0 / PIXEL_MAX
 
 
-LAYOUTS: dict[str, type[Layout]] = {cls.name: cls for cls in (Waveform2d, Waveform1d, Stft, Image)}
+@dataclass(frozen=True)
+class PianoRoll(Layout):
+    """uint8 melody rolls (N, 3, pitches, steps) (see sgm.melody) as model tensors in [-1, 1].
+
+    Onset and sustain map 0/1 to -1/+1 and velocity 0-127 to -1..+1; `clip_samples` is the length
+    of a segment played at `step_seconds` per step on General MIDI `program` with the default
+    SoundFont, which is what `to_audio` renders after thresholding (`to_rolls`).
+    """
+
+    name: ClassVar[str] = "pianoroll"
+    pitch_low: int = 48
+    pitches: int = 32
+    steps: int = 32
+    step_seconds: float = 0.125
+    program: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.clip_samples != round(self.steps * self.step_seconds * self.sample_rate):
+            raise ValueError(
+                f"pianoroll: clip_samples must be steps * step_seconds * sample_rate = "
+                f"{round(self.steps * self.step_seconds * self.sample_rate)}, got {self.clip_samples}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (3, self.pitches, self.steps)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def _arrange(self, data):
+        levels = torch.tensor([1.0, 1.0, 127.0]).view(1, 3, 1, 1)
+        return data.float() / levels * 2 - 1
+
+    def _unarrange(self, x):
+        levels = torch.tensor([1.0, 1.0, 127.0], dtype=x.dtype).view(1, 3, 1, 1)
+        return (x + 1) / 2 * levels
+
+    def _scale_for(self, unscaled):
+        return 1.0
+
+    def to_rolls(self, x: torch.Tensor) -> torch.Tensor:
+        """Model tensor -> uint8 rolls by sgm.melody's thresholds and decoding rules (canonical)."""
+        _check_shape("model tensor", x, self.shape, self.name)
+        rolls = self._unarrange(x / self.scale).numpy()
+        return torch.from_numpy(np.stack([melody.canonical(melody.threshold(r)) for r in rolls]))
+
+    def to_midi(self, roll: torch.Tensor):
+        """One uint8 roll (3, pitches, steps) as a pretty_midi.PrettyMIDI."""
+        return melody.roll_to_midi(roll.numpy(), self.pitch_low, self.step_seconds, self.program)
+
+    def to_audio(self, x):
+        """Model tensor -> mono clips (N, clip_samples): the thresholded rolls played on the default SoundFont."""
+        synth = SoundFont(default_soundfont(), self.sample_rate)
+        clips = []
+        for roll in self.to_rolls(x):
+            notes = [
+                (self.pitch_low + n.pitch, n.start * self.step_seconds, n.end * self.step_seconds, n.velocity)
+                for n in melody.roll_to_notes(roll.numpy())
+            ]
+            clips.append(synth.render_notes(self.program, notes, self.clip_samples).mean(axis=0))
+        return torch.from_numpy(np.stack(clips))
+
+
+LAYOUTS: dict[str, type[Layout]] = {cls.name: cls for cls in (Waveform2d, Waveform1d, Stft, Image, PianoRoll)}
 
 
 def make_layout(name: str, clip_samples: int, sample_rate: int, scale: float = 1.0, **options) -> Layout:

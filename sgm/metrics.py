@@ -41,9 +41,10 @@ def data_bin_width(layout: Layout) -> float | None:
     x = scale * audio, so a 16-bit level is scale * 2^-15 wide and bits/dim in 16-bit units is
     -log2 p(x) / D + log2(32768 / scale) (a uniform density on [-1, 1) in audio units scores 16); for
     images one grey level is `scale` wide (8-bit units). STFT tensors hold twice as many
-    numbers as the clip has samples, so their density is not one over audio: None.
+    numbers as the clip has samples, and enlarged images (upsample > 1) repeat each pixel, so
+    neither density is one over the stored values: None.
     """
-    if layout.name not in STORED_LEVELS:
+    if layout.name not in STORED_LEVELS or getattr(layout, "upsample", 1) > 1:
         return None
     return quantization_bin_width(*STORED_LEVELS[layout.name], scale=layout.scale)
 

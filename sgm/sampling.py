@@ -83,8 +83,11 @@ def _kernel_steps(sde: SDE, times: list[float], like: torch.Tensor):
     return retention.to(like.dtype), variance.to(like.dtype)
 
 
-def _norms(v: torch.Tensor) -> torch.Tensor:
-    return per_example(torch.linalg.vector_norm(v.flatten(1), dim=1), v)
+def _langevin_steps(sde: SDE, times: list[float], retention: torch.Tensor, snr: float) -> torch.Tensor:
+    """Corrector step sizes 2 a_i^2 (snr std(t_i))^2 at the grid times but the last."""
+    grid = torch.tensor(times[:-1], dtype=torch.float64, device=retention.device)
+    _, std = sde.marginal_prob(torch.ones_like(grid), grid)
+    return (2 * (snr * std) ** 2).to(retention.dtype) * retention**2
 
 
 @torch.no_grad()
@@ -93,13 +96,17 @@ def predictor_corrector(
 ):
     """Predictor-corrector sampling (Song et al., Algorithms 2-5), corrector first at each time.
 
-    Corrector: Langevin steps x += e grad + sqrt(2 e) z with the per-example step
-    e = 2 alpha (snr ||z|| / ||grad||)^2, where alpha = a_i^2 is the squared signal
-    retention of the discretised forward step (1 for VE-type SDEs, 1 - beta_i for VP).
+    Corrector: Langevin steps x += e grad + sqrt(2 e) z with the step
+    e_i = 2 alpha_i (snr std(t_i))^2, where std is the perturbation kernel's std and
+    alpha_i = a_i^2 the squared signal retention of the discretised forward step (1 for
+    VE-type SDEs, 1 - beta_i for VP). Song et al.'s step 2 alpha (snr ||z|| / ||grad||)^2
+    estimates the same quantity from the current state, ||z||^2 / ||grad||^2 ~ std^2 in
+    high dimensions; in few dimensions that ratio is heavy-tailed and the samples come out
+    far too wide. With a state-free step, one Langevin step on a Gaussian marginal of
+    variance v >= std^2 leaves it stationary at v / (1 - e / 2v), at most 1 / (1 - alpha snr^2):
+    a bias set by the snr alone, in any dimension.
     Predictor: reverse diffusion x = (2 - a_i) x + v_i score + sqrt(v_i) z on the same
     discretisation. Returns the noise-free mean of the last predictor step.
-    Per-example step sizes keep each sample independent of its batch mates; they
-    inflate the variance by O(1/dims): negligible for audio clips, +13% std in 16 dims.
     """
     if not snr > 0:
         raise ValueError(f"snr must be > 0, got {snr}")
@@ -108,12 +115,12 @@ def predictor_corrector(
     x = sde.prior_sampling(shape, generator=generator, device=device)
     times = _uniform_times(sde, steps, eps)
     retention, variance = _kernel_steps(sde, times, x)
+    langevin_steps = _langevin_steps(sde, times, retention, snr)
     for i, t in enumerate(tqdm(times[:-1], disable=not progress, desc="PC")):
         vec_t = _time_vector(t, x)
         for _ in range(corrector_steps):
-            grad, z = score_fn(x, vec_t), _noise(x, generator)
-            step = 2 * retention[i] ** 2 * (snr * _norms(z) / _norms(grad)) ** 2
-            x = x + step * grad + torch.sqrt(2 * step) * z
+            step = langevin_steps[i]
+            x = x + step * score_fn(x, vec_t) + torch.sqrt(2 * step) * _noise(x, generator)
         mean = (2 - retention[i]) * x + variance[i] * score_fn(x, vec_t)
         x = mean + torch.sqrt(variance[i]) * _noise(x, generator)
     return mean, steps * (corrector_steps + 1)

@@ -82,3 +82,30 @@ class SoundFont:
         synth.noteon(0, pitch, velocity)
         interleaved = np.frombuffer(synth.generate(n_samples), dtype=np.float32)
         return np.ascontiguousarray(interleaved.reshape(n_samples, 2).T)
+
+    def render_notes(self, program: int, notes: list[tuple[int, float, float, int]], n_samples: int) -> np.ndarray:
+        """Play (pitch, start_s, end_s, velocity) notes on `program`; float32 stereo (2, n_samples).
+
+        Notes still sounding at the end are cut there. At equal times note-offs come first, so a
+        repeated pitch is struck again.
+        """
+        self.check_programs([program])
+        synth, sfid = self._load()
+        synth.program_select(0, sfid, 0, program)
+        events = sorted(
+            [(round(start * self.sample_rate), 1, pitch, velocity) for pitch, start, _, velocity in notes]
+            + [(round(end * self.sample_rate), 0, pitch, 0) for pitch, _, end, _ in notes]
+        )
+        chunks, done = [], 0
+        for sample, is_on, pitch, velocity in events:
+            if sample >= n_samples:
+                break
+            if sample > done:
+                chunks.append(np.frombuffer(synth.generate(sample - done), dtype=np.float32))
+                done = sample
+            if is_on:
+                synth.noteon(0, pitch, velocity)
+            else:
+                synth.noteoff(0, pitch)
+        chunks.append(np.frombuffer(synth.generate(n_samples - done), dtype=np.float32))
+        return np.ascontiguousarray(np.concatenate(chunks).reshape(n_samples, 2).T)

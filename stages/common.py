@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from sgm.layouts import Layout, layout_from_dict
 from stages.config import ParamsError
 
 NOTES_DIR = Path("data/notes")
@@ -78,6 +79,17 @@ def atomic_dir(path: Path, keep_failed: bool = False):
         raise
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
+
+
+def read_layout() -> Layout:
+    """The layout the tensorize stage stored in data/tensors/layout.json; StageError when missing or damaged."""
+    path = TENSORS_DIR / "layout.json"
+    if not path.is_file():
+        raise StageError(f"{path} is missing (run the tensorize stage first)")
+    try:
+        return layout_from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as err:
+        raise StageError(f"{path} is not a layout written by the tensorize stage: {err}") from None
 
 
 def write_json(path: Path, data) -> None:

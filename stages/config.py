@@ -7,6 +7,7 @@ with its key before any stage does work.
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,8 +15,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
+from sgm.generate import SCALES
+from sgm.layouts import make_layout
 from sgm.sampling import SAMPLERS
 from sgm.sde import SDES
+from stages.columns import COLUMNS, METRIC_COLUMNS
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -53,10 +57,34 @@ class FolderSource(Section):
     labels: str | None = None
 
 
+class MelodySource(Section):
+    """Scores cut into 3x32x32 piano rolls (sgm.melody): music21's bundled corpus and/or a user's folder.
+
+    `corpus` names a composer folder of music21's corpus (its MusicXML files, e.g. bach: the chorales);
+    `folder` is read recursively for .mid/.midi/.mxl/.musicxml/.xml files and never modified.
+    """
+
+    corpus: str | None = "bach"
+    folder: str | None = None
+    max_pieces: PositiveInt | None = None  # the first N corpus pieces in path order (null: all)
+    transpose: bool = True  # each piece into C major / A minor before windowing
+    pitch_low: Annotated[int, Field(ge=0, le=96)] = 48  # rows are MIDI pitches pitch_low..pitch_low+31
+    hop_steps: PositiveInt = 16  # a segment starts every hop_steps sixteenths
+    tempo_qpm: PositiveFloat = 120.0  # playback tempo of the rolls (quarter notes per minute)
+    program: Annotated[int, Field(ge=0, le=127)] = 0  # General MIDI program the rolls are played with
+
+    @model_validator(mode="after")
+    def _has_input(self):
+        if self.corpus is None and self.folder is None:
+            raise ValueError("melody needs a corpus, a folder or both")
+        return self
+
+
 class Render(Section):
-    source: Literal["soundfont", "folder", "idx"] = "soundfont"
+    source: Literal["soundfont", "folder", "idx", "digits", "melody"] = "soundfont"
     soundfont: str = "default"
     programs: dict[str, Annotated[int, Field(ge=0, le=127)]]
+    instruments: list[str] | None = None  # which of `programs` the soundfont source renders; null: all
     pitch_low: Annotated[int, Field(ge=0, le=127)] = 55
     pitch_high: Annotated[int, Field(ge=0, le=127)] = 91
     velocity: Annotated[int, Field(ge=1, le=127)] = 100
@@ -67,6 +95,7 @@ class Render(Section):
     clips_per_note: PositiveInt = 3
     folder: FolderSource | None = None
     idx: IdxSource | None = None
+    melody: MelodySource | None = None
     on_bad_file: Literal["error", "skip"] = "error"
 
     @field_validator("programs")
@@ -77,8 +106,20 @@ class Render(Section):
             raise ValueError(f"program names {bad} are used as folder names: use only letters, digits, '_' and '-'")
         return programs
 
+    @property
+    def selected_programs(self) -> dict[str, int]:
+        """The programs to render: `instruments` of `programs`, or all of them."""
+        if self.instruments is None:
+            return dict(self.programs)
+        return {name: self.programs[name] for name in self.instruments}
+
     @model_validator(mode="after")
     def _consistent(self):
+        unknown = [name for name in self.instruments or [] if name not in self.programs]
+        if unknown:
+            raise ValueError(f"instruments {unknown} are not in render.programs ({', '.join(self.programs)})")
+        if self.instruments is not None and (not self.instruments or len(set(self.instruments)) != len(self.instruments)):
+            raise ValueError(f"instruments must name at least one program, each once (or be null for all), got {self.instruments}")
         if self.pitch_low > self.pitch_high:
             raise ValueError(f"pitch_low={self.pitch_low} is above pitch_high={self.pitch_high}")
         if self.source == "soundfont":
@@ -93,6 +134,8 @@ class Render(Section):
                 )
         if self.source == "folder" and self.folder is None:
             raise ValueError("source is 'folder' but render.folder.path is not set")
+        if self.source == "melody" and self.melody is None:
+            raise ValueError("source is 'melody' but render.melody is not set")
         if self.source == "idx" and self.idx is None:
             raise ValueError("source is 'idx' but render.idx.images is not set")
         return self
@@ -116,7 +159,7 @@ class Stft(Section):
 
 
 class Tensorize(Section):
-    layout: Literal["waveform2d", "waveform1d", "stft", "image"] = "waveform2d"
+    layout: Literal["waveform2d", "waveform1d", "stft", "image", "pianoroll"] = "waveform2d"
     stft: Stft = Stft()
     target_std: PositiveFloat | None = None  # scale the training data to this std (EDM: 0.5); null: the layout's rule
     test_fraction: Fraction = 0.1
@@ -136,7 +179,14 @@ class Arch(Section):
     def _blocks_match_channels(self):
         if len(self.channels) != self.blocks:
             raise ValueError(f"channel list {self.channels} has {len(self.channels)} entries but blocks={self.blocks}")
+        if self.embed_dim % 2:
+            raise ValueError(f"embed_dim={self.embed_dim} must be even (sine and cosine time features)")
         return self
+
+    @property
+    def size_multiple(self) -> int:
+        """What the U-Net's input sizes must be divisible by: each block halves (2-D) or quarters (1-D) them."""
+        return (4 if self.net == "unet1d" else 2) ** (self.blocks - 1)
 
 
 class GridPoint(Section):
@@ -159,6 +209,21 @@ class SdeParams(Section):
             raise ValueError(f"unknown SDE {name!r}; accepted: {', '.join(SDES)}")
         return name
 
+    @model_validator(mode="after")
+    def _takes_its_own_parameters(self):
+        sde = SDES[self.name]
+        accepted = [name for name in inspect.signature(sde.__init__).parameters if name != "self"]
+        unknown = [key for key in self.kwargs() if key not in accepted]
+        if unknown:
+            raise ValueError(f"{self.name!r} takes {', '.join(accepted)}; got {', '.join(unknown)}")
+        if self.sigma_max == "auto":
+            return self  # known once tensorize has measured the data; train checks the SDE then
+        try:
+            sde(**self.kwargs())
+        except ValueError as err:
+            raise ValueError(str(err)) from None
+        return self
+
     def kwargs(self, max_pairwise_distance: float | None = None) -> dict:
         """The SDE's keyword arguments, with sigma_max: auto resolved to `max_pairwise_distance`."""
         kwargs = self.model_dump(exclude={"name"}, exclude_none=True)
@@ -179,7 +244,7 @@ class Precond(Section):
 class Train(Section):
     sde: SdeParams = SdeParams()
     precond: Precond = Precond()
-    conditioning: list[Literal["pitch", "instrument"]] = []  # label kinds the model is conditioned on; []: unconditional
+    conditioning: list[Literal["pitch", "instrument", "digit"]] = []  # label kinds the model is conditioned on; []: unconditional
     label_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1  # each label is dropped with this probability (guidance)
     loss_weighting: Literal["study", "likelihood", "edm"] = "study"
     epochs: list[PositiveInt]
@@ -218,26 +283,26 @@ class Train(Section):
 
 class EulerMaruyama(Section):
     steps: PositiveInt = 500
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class PredictorCorrector(Section):
     steps: PositiveInt = 500
     snr: PositiveFloat = 0.16
     corrector_steps: PositiveInt = 1
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class ProbabilityFlowOde(Section):
     rtol: PositiveFloat = 1e-5
     atol: PositiveFloat = 1e-5
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class Heun(Section):
     steps: PositiveInt = 18
     rho: PositiveFloat = 7.0
-    eps: PositiveFloat = 1e-3
+    eps: Fraction = 1e-3
 
 
 class Sample(Section):
@@ -267,7 +332,7 @@ class Likelihood(Section):
     examples: PositiveInt = 16
     rtol: PositiveFloat = 1e-5
     atol: PositiveFloat = 1e-5
-    eps: PositiveFloat = 1e-5
+    eps: Fraction = 1e-5
 
 
 class Evaluate(Section):
@@ -282,6 +347,23 @@ class Plot(Section):
     sheet_columns: PositiveInt = 4
     metrics: list[str] = ["frechet_distance", "bpd", "pitch_accuracy"]
     hyperparameters: list[str] = ["lr", "blocks", "channels", "epoch"]
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics):
+        return _known_columns(metrics, METRIC_COLUMNS)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known_hyperparameters(cls, hyperparameters):
+        return _known_columns(hyperparameters, COLUMNS)
+
+
+def _known_columns(names: list[str], columns) -> list[str]:
+    unknown = [name for name in names if name not in columns]
+    if unknown:
+        raise ValueError(f"no results.csv column(s) {unknown}; accepted: {', '.join(columns)}")
+    return names
 
 
 class PlayInpaint(Section):
@@ -320,6 +402,13 @@ class Play(Section):
             raise ValueError(f"play.sampler must be one of euler_maruyama, predictor_corrector, heun (steps-based), got {sampler!r}")
         return sampler
 
+    @field_validator("scale")
+    @classmethod
+    def _known_scale(cls, scale):
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
+        return scale
+
 
 # --- the whole file --------------------------------------------------------------------------------
 
@@ -341,18 +430,28 @@ class Params(Section):
     def _grid_is_consistent(self):
         if not self.grid:
             raise ValueError("grid is empty: add at least one point {arch: NAME, lr: RATE}")
-        if self.play is not None and self.play.point not in self.grid:
-            raise ValueError(f"play.point {self.play.point!r} is not a grid point ({', '.join(self.grid)})")
         nyquist = self.render.sample_rate / 2
         if self.preprocess.lowpass_hz is not None and self.preprocess.lowpass_hz >= nyquist:
             raise ValueError(
                 f"preprocess.lowpass_hz={self.preprocess.lowpass_hz} is not below the Nyquist frequency "
                 f"{nyquist} Hz of render.sample_rate={self.render.sample_rate}: lower it or set it to null"
             )
-        if (self.tensorize.layout == "image") != (self.render.source == "idx"):
+        if (self.tensorize.layout == "image") != (self.render.source in ("idx", "digits")):
             raise ValueError(
                 f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
-                "the idx source (images) takes layout 'image', audio sources take a waveform or stft layout"
+                "the image sources (idx, digits) take layout 'image', audio sources take a waveform or stft layout"
+            )
+        wrong_kinds = set(self.train.conditioning) & ({"pitch", "instrument"} if self.tensorize.layout == "image" else {"digit"})
+        if wrong_kinds:
+            raise ValueError(
+                f"train.conditioning {self.train.conditioning} does not fit render.source {self.render.source!r}: "
+                "images are conditioned on 'digit' (their class label), audio on 'pitch' and 'instrument'"
+            )
+        self._layout_fits_nets()
+        if (self.tensorize.layout == "pianoroll") != (self.render.source == "melody"):
+            raise ValueError(
+                f"tensorize.layout {self.tensorize.layout!r} does not fit render.source {self.render.source!r}: "
+                "the melody source takes layout 'pianoroll', and only it"
             )
         net_for_layout = {"waveform1d": "unet1d"}
         wanted = net_for_layout.get(self.tensorize.layout, "unet2d")
@@ -367,6 +466,25 @@ class Params(Section):
                     f"{self.tensorize.layout!r} needs a {wanted}"
                 )
         return self
+
+
+    def _layout_fits_nets(self):
+        """Audio clips make a valid tensor layout whose sizes every grid point's U-Net can halve."""
+        layout = self.tensorize.layout
+        if layout == "image":
+            return
+        options = self.tensorize.stft.model_dump() if layout == "stft" else {}
+        try:
+            shape = make_layout(layout, self.render.clip_samples, self.render.sample_rate, **options).shape
+        except ValueError as err:
+            raise ValueError(f"tensorize.layout {layout!r} does not fit render.clip_samples={self.render.clip_samples}: {err}") from None
+        for name, point in self.grid.items():
+            arch = self.archs.get(point.arch)
+            if arch is not None and any(size % arch.size_multiple for size in shape[1:]):
+                raise ValueError(
+                    f"grid point {name!r} uses {point.arch!r}, whose {arch.blocks} blocks need sizes divisible by "
+                    f"{arch.size_multiple}, but layout {layout!r} gives tensors of shape {shape}"
+                )
 
 
 def _format(err: ValidationError) -> str:

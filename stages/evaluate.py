@@ -4,7 +4,8 @@ Per checkpoint: bits per dimension of `evaluate.likelihood.examples` test clips 
 test set, as the held-out clips are) through the probability-flow ODE, in units of the stored 16-bit audio (see
 sgm.metrics.data_bin_width), and the ODE's NFE; it does not depend on the sampler. Per
 checkpoint and sampler: pitchedness, pitch accuracy, spectral flatness and the Frechet distance
-of the samples' CREPE embeddings to the held-out clips'.
+of the samples' CREPE embeddings to the held-out clips'; for conditional samples, the share
+recognised as the requested digit or instrument.
 Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>": {...}}}.
 """
 
@@ -15,7 +16,8 @@ import torch
 from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
-from sgm.train import load_for_inference
+from sgm.train import load_for_inference, read_checkpoint
+from stages.classifiers import LabelClassifiers, requested_accuracy
 from stages.common import (
     StageError,
     checkpoint_file,
@@ -28,31 +30,46 @@ from stages.common import (
     write_json,
 )
 from stages.config import Evaluate, load_params
+from stages.labels import tensor_labels
+from stages.melody_eval import melody_evaluation, read_layout
 from stages.reference import RealData, load_real_data, spread
 
 
-def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int) -> dict[str, float]:
-    """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors."""
+def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int, programs: dict[str, int]) -> dict[str, float]:
+    """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors.
+
+    A conditional model scores each clip given its own labels (its pitch and instrument).
+    """
     bin_width = data_bin_width(real.layout)
     if bin_width is None:
         return {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net, sde = load_for_inference(checkpoint, device=device)
-    x = real.test["x"][spread(len(real.test["x"]), settings.likelihood.examples)].to(device)
+    chosen = spread(len(real.test["x"]), settings.likelihood.examples)
+    x = real.test["x"][chosen].to(device)
+    conditioning = read_checkpoint(checkpoint, required=("config",))["config"].get("conditioning") or {}
+    labels = tensor_labels(conditioning, {key: real.test[key][chosen] for key in ("pitch", "program")}, programs)
+    score_fn = score_fn_from_net(net, sde, None if labels is None else labels.to(device))
     generator = torch.Generator(device).manual_seed(seed)
     likelihood = settings.likelihood
-    logp, nfe = log_likelihood(score_fn_from_net(net, sde), sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
+    logp, nfe = log_likelihood(score_fn, sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
     return {"bpd": bits_per_dim(logp, x[0].numel(), bin_width).mean().item(), "bpd_nfe": float(nfe)}
 
 
-def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str, float]:
-    """The four audio numbers of one sampler's samples; pitch accuracy is against the requested pitch when one was asked."""
+def sample_quality(samples_file, real: RealData, settings: Evaluate, classifiers: LabelClassifiers) -> dict[str, float]:
+    """The four audio numbers of one sampler's samples; pitch accuracy is against the requested pitch when one was asked.
+
+    Plus the share of samples recognised as the requested digit or instrument (stages.classifiers);
+    image samples get only that.
+    """
     record = torch.load(samples_file, weights_only=True)
+    if real.heldout is None:
+        return requested_accuracy(classifiers, record, samples_file)
     if "audio" not in record:
         raise StageError(f"{samples_file} holds {sorted(record)}, no 'audio' (N, L) tensor to score")
     requested_pitch = record.get("requested", {}).get("pitch")
     try:
-        return audio_metrics(
+        quality = audio_metrics(
             record["audio"],
             real.layout.sample_rate,
             real.heldout_analysis.embedding,
@@ -63,11 +80,15 @@ def sample_quality(samples_file, real: RealData, settings: Evaluate) -> dict[str
         )
     except ValueError as err:
         raise StageError(f"{samples_file}: {err}") from None
+    return {**quality, **requested_accuracy(classifiers, record, samples_file)}
 
 
 def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "evaluate")
+    if params.tensorize.layout == "pianoroll":
+        write_json(eval_metrics_file(point), melody_evaluation(read_layout(), params, point))
+        return
     settings = params.evaluate
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     samples = {
@@ -80,12 +101,14 @@ def main() -> None:
         raise StageError("missing input(s) (run the train and sample stages first):\n  " + "\n  ".join(missing))
 
     real = load_real_data(settings)
+    classifiers = LabelClassifiers(real.layout, params.render.programs)
     metrics = {}
     for name, checkpoint in checkpoints.items():
-        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed)
-        if real.heldout is not None:
-            for sampler in params.sample.samplers:
-                metrics[name][sampler] = sample_quality(samples[name, sampler], real, settings)
+        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed, params.render.programs)
+        for sampler in params.sample.samplers:
+            quality = sample_quality(samples[name, sampler], real, settings, classifiers)
+            if quality:
+                metrics[name][sampler] = quality
     write_json(eval_metrics_file(point), metrics)
 
 

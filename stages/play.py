@@ -36,6 +36,7 @@ from stages.config import load_params
 
 METRICS_FILE = RESULTS_DIR / "play.json"
 UNLABELLED_NOTES = 8
+AUDIO_LAYOUTS = ("waveform1d", "waveform2d", "stft")
 
 
 class Player:
@@ -181,9 +182,15 @@ def main() -> None:
     params = load_params()
     if params.play is None:
         raise StageError("params.yaml has no play section")
+    if params.play.point not in params.grid:
+        raise StageError(f"play.point {params.play.point!r} is not a grid point ({', '.join(params.grid)})")
     with atomic_dir(PLAY_DIR) as out:
         try:
             player = Player(params, out)
+            if player.layout.name not in AUDIO_LAYOUTS:
+                player.item("Play", f"no examples: layout {player.layout.name!r} does not hold single-note clips", [])
+                finish(out, params, player, {})
+                return
             notes, clips = melody_notes(player, params), test_clips(player, params)
             scale_metrics = scale(player, params)
             edits(player, params, clips)
@@ -192,8 +199,12 @@ def main() -> None:
             raise StageError(f"play: {err}") from None
         metrics = {name: dict(cost) for name, cost in player.cost.items()}
         metrics["scale"].update(scale_metrics)
-        index = {"point": params.play.point, "epoch": params.train.epochs[-1], "items": player.index}
-        (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+        finish(out, params, player, metrics)
+
+
+def finish(out, params, player: Player, metrics: dict) -> None:
+    index = {"point": params.play.point, "epoch": params.train.epochs[-1], "items": player.index}
+    (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     write_json(METRICS_FILE, metrics)
 
 

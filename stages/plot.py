@@ -18,6 +18,7 @@ import torch
 
 from sgm.audio_io import read_wav
 from sgm.layouts import Layout, layout_from_dict
+from sgm.melody_plots import pianoroll_figure
 from sgm.plots import clip_figure, hyperparameter_chart, image_mosaic, sampler_sheet, save_mosaic, save_png
 from stages.common import (
     PLOTS_DIR,
@@ -77,6 +78,12 @@ def plot_real(out, test: dict, layout: Layout, count: int) -> tuple[list[dict], 
     indices = pick_real_clips(test["pitch"], count)
     x = test["x"][indices]
     clips = [{"test_index": i, "pitch": int(test["pitch"][i]), "png": None} for i in indices]
+    if layout.name == "pianoroll":
+        for n, (clip, roll) in enumerate(zip(clips, layout.to_rolls(x).numpy())):
+            clip["png"] = f"real/real_{n:03d}.png"
+            title = f"real test segment {clip['test_index']}"
+            save_png(pianoroll_figure(roll, layout.pitch_low, title), out / clip["png"])
+        return clips, None
     if layout.name == "image":
         grid = "real/grid.png"
         save_mosaic(image_mosaic(layout.to_images(x).numpy(), MOSAIC_COLUMNS), out / grid)
@@ -130,6 +137,14 @@ def plot_sampler(out, name: str, source, title: str, layout: Layout) -> tuple[di
 
     Returns the index entry and, for audio, the clips (N, L) as read from the WAVs.
     """
+    if layout.name == "pianoroll":
+        rolls = layout.to_rolls(torch.load(source / "samples.pt", weights_only=True)["x"]).numpy()
+        samples = []
+        for i, roll in enumerate(rolls):
+            png = f"{name}/sample_{i:03d}.png"
+            save_png(pianoroll_figure(roll, layout.pitch_low, f"{title} / sample_{i:03d}"), out / png)
+            samples.append({"wav": (source / f"sample_{i:03d}.wav").as_posix(), "png": png})
+        return {"grid": None, "samples": samples}, None
     if layout.name == "image":
         grid = f"{name}.png"
         x = torch.load(source / "samples.pt", weights_only=True)["x"]

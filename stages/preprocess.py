@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+import soundfile
 
 from sgm.audio_io import read_wav, write_wav
 from sgm.dsp import lowpass, peak_normalize, to_mono
@@ -20,9 +21,17 @@ from stages.common import CLEAN_DIR, NOTES_DIR, StageError, atomic_dir, run_stag
 from stages.config import Preprocess, load_params
 
 
-def clean_clip(settings: Preprocess, source: Path, target: Path) -> None:
-    """Write the cleaned version of one clip (params validation keeps the cutoff below Nyquist)."""
-    audio, sample_rate = read_wav(source)
+def clean_clip(settings: Preprocess, source: Path, target: Path) -> str | None:
+    """Write the cleaned version of one clip (params validation keeps the cutoff below Nyquist).
+
+    Returns None, or a line naming `source` when it is no readable, non-empty WAV file.
+    """
+    try:
+        audio, sample_rate = read_wav(source)
+    except soundfile.LibsndfileError as err:
+        return f"{source}: not a readable WAV file ({err.error_string})"
+    if audio.shape[-1] == 0:
+        return f"{source}: holds no samples; expected a rendered clip"
     audio = to_mono(audio)
     if settings.lowpass_hz is not None:
         audio = lowpass(audio, sample_rate, settings.lowpass_hz, settings.lowpass_order)
@@ -30,6 +39,7 @@ def clean_clip(settings: Preprocess, source: Path, target: Path) -> None:
         audio = peak_normalize(audio, settings.normalize_peak)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_wav(target, audio, sample_rate)
+    return None
 
 
 def read_index(notes_dir: Path) -> list[str]:
@@ -51,7 +61,10 @@ def preprocess(settings: Preprocess, notes_dir: Path, out: Path) -> None:
         shutil.copy2(other, out / other.relative_to(notes_dir))
     workers = min(os.cpu_count() or 1, max(1, len(files) // 64))
     with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(clean_clip, [settings] * len(files), [notes_dir / f for f in files], [out / f for f in files], chunksize=64))
+        results = pool.map(clean_clip, [settings] * len(files), [notes_dir / f for f in files], [out / f for f in files], chunksize=64)
+        problems = [problem for problem in results if problem is not None]
+    if problems:
+        raise StageError(f"{len(problems)} of {len(files)} clips are unusable:\n  " + "\n  ".join(problems[:20]))
 
 
 def main() -> None:

@@ -5,8 +5,10 @@
   size the samples of each model are scored with.
 - shaped_noise: n_samples clips of random-phase noise with the training set's mean magnitude
   spectrum, the study's failure mode, scored like samples.
+The real row also holds the accuracy of the instrument or digit classifier (stages.classifiers,
+fitted on the training split) on all held-out clips or images: what conditional samples are held to.
 Writes results/reference/metrics.json {"real": {...}, "shaped_noise": {...}}. Image data sets
-have no audio to score: both entries are then empty.
+have no audio to score: they get only the digit accuracy.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sgm.metrics import (
     shaped_noise,
     spectral_flatness,
 )
+from stages.classifiers import LabelClassifiers, heldout_accuracy
 from stages.common import REFERENCE_FILE, TENSORS_DIR, StageError, run_stage, write_json
 from stages.config import Evaluate, load_params
 
@@ -86,9 +89,15 @@ def real_metrics(real: RealData, train_clips: torch.Tensor, settings: Evaluate) 
 def main() -> None:
     params = load_params()
     settings = params.evaluate
+    if params.tensorize.layout == "pianoroll":
+        from stages.melody_eval import melody_reference, read_layout
+
+        write_json(REFERENCE_FILE, melody_reference(read_layout(), params))
+        return
     real = load_real_data(settings)
+    recognised = heldout_accuracy(LabelClassifiers(real.layout, params.render.programs), real.test)
     if real.heldout is None:
-        write_json(REFERENCE_FILE, {"real": {}, "shaped_noise": {}})
+        write_json(REFERENCE_FILE, {"real": recognised, "shaped_noise": {}})
         return
     train_x = torch.load(TENSORS_DIR / "train.pt", weights_only=True, mmap=True)["x"]
     n = params.sample.n_samples
@@ -103,7 +112,7 @@ def main() -> None:
     write_json(
         REFERENCE_FILE,
         {
-            "real": real_metrics(real, real.layout.to_audio(train_x[chosen]), settings),
+            "real": {**real_metrics(real, real.layout.to_audio(train_x[chosen]), settings), **recognised},
             "shaped_noise": audio_metrics(
                 noise,
                 real.layout.sample_rate,

@@ -2,7 +2,8 @@
 
 The default source holds each General MIDI program in `render.programs` at every pitch from
 `pitch_low` to `pitch_high` and cuts the note into `clips_per_note` consecutive clips. The
-`folder` and `idx` sources bring the user's own data instead (stages/render_sources.py).
+`folder` and `idx` sources bring the user's own data instead, and `digits` scikit-learn's bundled
+8x8 digits (stages/render_sources.py).
 """
 
 from __future__ import annotations
@@ -54,10 +55,10 @@ def render_program(render: Render, instrument: str, first_note_id: int, out: Pat
 def render_from_soundfont(render: Render, out: Path) -> None:
     """Render all programs x pitches (one process per core) and write notes.csv and metrics.json."""
     try:
-        SoundFont(soundfont_path(render.soundfont), render.sample_rate).check_programs(list(render.programs.values()))
+        SoundFont(soundfont_path(render.soundfont), render.sample_rate).check_programs(list(render.selected_programs.values()))
     except SoundFontError as err:
         raise StageError(f"render.soundfont: {err}") from None
-    instruments = list(render.programs)
+    instruments = list(render.selected_programs)
     n = len(instruments)
     notes_per_program = render.pitch_high - render.pitch_low + 1
     first_ids = [i * notes_per_program for i in range(n)]
@@ -78,10 +79,18 @@ def main() -> None:
             from stages.render_sources import render_from_folder
 
             render_from_folder(params, out)
-        else:
+        elif params.render.source == "melody":
+            from stages.melody_data import render_from_melody
+
+            render_from_melody(params, out)
+        elif params.render.source == "idx":
             from stages.render_sources import render_from_idx
 
             render_from_idx(params, out)
+        else:
+            from stages.render_sources import render_from_digits
+
+            render_from_digits(out)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The render stage's non-SoundFont sources: a user's folder of audio files, and IDX image files.
+"""The render stage's non-SoundFont sources: a user's folder of audio files, IDX image files, digits.
 
 Both write into the directory they are given (the render stage's atomic output) the same index,
 notes.csv, that the SoundFont render writes, so later stages need not know where data came from.
@@ -14,6 +14,7 @@ import torch
 
 from sgm import ingest
 from sgm.audio_io import write_wav
+from sgm.digits import digit_images
 from sgm.idx import IdxError, read_image_set
 from sgm.soundfont import note_name, pitch_hz
 from stages.common import StageError, write_json
@@ -103,16 +104,26 @@ def render_from_folder(params: Params, out_dir: Path) -> None:
 
 
 def render_from_idx(params: Params, out_dir: Path) -> None:
-    """Copy an MNIST-style image set into images.pt {"images": uint8 (N, H, W), "labels": int64 (N,)} plus notes.csv.
-
-    notes.csv has one row per image: file "images.pt", program = label (-1 without a labels
-    file), pitch -1, note_id = the image's index, clip 0.
-    """
+    """Copy an MNIST-style image set into images.pt and notes.csv (see write_image_set)."""
     idx = params.render.idx
     try:
         images, labels = read_image_set(Path(idx.images), Path(idx.labels) if idx.labels else None)
     except IdxError as err:
         raise StageError(str(err)) from None
+    write_image_set(images, labels, out_dir)
+
+
+def render_from_digits(out_dir: Path) -> None:
+    """scikit-learn's 1797 8x8 digits (bundled in its wheel) as images.pt and notes.csv."""
+    write_image_set(*digit_images(), out_dir)
+
+
+def write_image_set(images: np.ndarray, labels: np.ndarray, out_dir: Path) -> None:
+    """Write images.pt {"images": uint8 (N, H, W), "labels": int64 (N,)} plus notes.csv.
+
+    notes.csv has one row per image: file "images.pt", program = label (-1 without a labels
+    file), pitch -1, note_id = the image's index, clip 0.
+    """
     torch.save({"images": torch.from_numpy(images), "labels": torch.from_numpy(labels)}, out_dir / "images.pt")
     n = len(images)
     notes = pd.DataFrame(

@@ -14,6 +14,7 @@ import os
 
 import pandas as pd
 
+from stages.columns import COLUMNS
 from stages.common import (
     REFERENCE_FILE,
     RESULTS_DIR,
@@ -29,11 +30,6 @@ from stages.config import Params, load_params
 
 TABLE_FILE = RESULTS_DIR / "results.csv"
 SUMMARY_FILE = RESULTS_DIR / "summary.json"
-SAMPLE_METRICS = ("pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance")
-COLUMNS = (
-    "point", "arch", "blocks", "channels", "lr", "epoch", "sampler",
-    "train_loss", "test_loss", "nfe", "seconds_per_sample", "bpd", "bpd_nfe", *SAMPLE_METRICS,
-)  # fmt: skip
 RANKING = ("frechet_distance", "bpd", "point", "epoch", "sampler")
 CRITERION = "lowest frechet_distance, then lowest bpd"
 

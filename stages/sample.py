@@ -9,23 +9,22 @@ with classifier-free guidance `sample.guidance`; each WAV is named after what wa
 
 from __future__ import annotations
 
-import json
 import time
 
 import torch
 
 from sgm.audio_io import write_wav
 from sgm.conditioning import balanced_requests, describe, encode_labels
-from sgm.layouts import layout_from_dict
 from sgm.losses import score_fn_from_net
 from sgm.sampling import get_sampler
 from sgm.train import load_for_inference, read_checkpoint
 from stages.common import (
-    TENSORS_DIR,
+    StageError,
     atomic_dir,
     checkpoint_file,
     checkpoint_name,
     grid_point_argument,
+    read_layout,
     run_stage,
     samples_dir,
     sampling_metrics_file,
@@ -39,15 +38,20 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "sample")
     settings = params.sample
-    layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
+    layout = read_layout()
+    checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
+    missing = [str(path) for path in checkpoints.values() if not path.is_file()]
+    if missing:
+        raise StageError("missing checkpoint(s) (run the train stage first): " + ", ".join(missing))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     metrics = {}
     with atomic_dir(samples_dir(point)) as out:
-        for epoch in params.train.epochs:
-            ckpt = checkpoint_name(epoch)
-            path = checkpoint_file(train_dir(point), epoch)
-            net, sde = load_for_inference(path, device=device)
+        for ckpt, path in checkpoints.items():
+            try:
+                net, sde = load_for_inference(path, device=device)
+            except ValueError as err:
+                raise StageError(str(err)) from None
             conditioning = read_checkpoint(path, required=("config",))["config"].get("conditioning") or {}
             requests = balanced_requests(conditioning, settings.n_samples, params.seed)
             metrics[ckpt] = {}
@@ -86,6 +90,9 @@ def save(directory, x, layout, requests):
         for i, (clip, request) in enumerate(zip(audio, requests)):
             name = "_".join(filter(None, [f"sample_{i:03d}", describe(request)]))
             write_wav(directory / f"{name}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
+    if layout.name == "pianoroll":
+        for i, roll in enumerate(layout.to_rolls(x)):
+            layout.to_midi(roll).write(str(directory / f"sample_{i:03d}.mid"))
     torch.save(record, directory / "samples.pt")
 
 

@@ -17,6 +17,7 @@ import torch
 from sgm.layouts import Layout, make_layout
 from sgm.sde import max_pairwise_distance
 from sgm.splits import split_by_group
+from stages import melody_data
 from stages.common import CLEAN_DIR, TENSORS_DIR, StageError, atomic_dir, run_stage, write_json
 from stages.config import load_params
 
@@ -35,15 +36,18 @@ def read_clips(table: pd.DataFrame, clip_samples: int, sample_rate: int) -> np.n
         if not path.is_file():
             problems.append(f"{path}: listed in {NOTES_FILE} but missing")
             continue
-        with soundfile.SoundFile(path) as wav:
-            found = (wav.channels, wav.frames, wav.samplerate)
-            if found != (1, clip_samples, sample_rate):
-                problems.append(
-                    f"{path}: {wav.channels} channel(s), {wav.frames} samples at {wav.samplerate} Hz; "
-                    f"expected mono, {clip_samples} samples at {sample_rate} Hz"
-                )
-                continue
-            wav.read(dtype="float32", out=audio[i])
+        try:
+            with soundfile.SoundFile(path) as wav:
+                found = (wav.channels, wav.frames, wav.samplerate)
+                if found != (1, clip_samples, sample_rate):
+                    problems.append(
+                        f"{path}: {wav.channels} channel(s), {wav.frames} samples at {wav.samplerate} Hz; "
+                        f"expected mono, {clip_samples} samples at {sample_rate} Hz"
+                    )
+                    continue
+                wav.read(dtype="float32", out=audio[i])
+        except soundfile.LibsndfileError as err:
+            problems.append(f"{path}: not a readable WAV file ({err.error_string}); expected a mono {clip_samples}-sample clip")
     if problems:
         shown = problems[:MAX_LISTED] + ([f"... and {len(problems) - MAX_LISTED} more"] if len(problems) > MAX_LISTED else [])
         raise StageError(f"{len(problems)} of {len(table)} clips are unusable:\n  " + "\n  ".join(shown))
@@ -93,14 +97,19 @@ def main() -> None:
     params = load_params()
     settings = params.tensorize
     started = time.perf_counter()
-    if (CLEAN_DIR / IMAGES_FILE).is_file():
+    if (CLEAN_DIR / melody_data.ROLLS_FILE).is_file():
+        data, labels = melody_data.read_roll_set(CLEAN_DIR)
+    elif (CLEAN_DIR / IMAGES_FILE).is_file():
         data, labels = read_image_set()
     elif (CLEAN_DIR / NOTES_FILE).is_file():
         data, labels = read_audio_set(params.render.clip_samples, params.render.sample_rate)
     else:
         raise StageError(f"{CLEAN_DIR} holds neither {NOTES_FILE} nor {IMAGES_FILE}: run the preprocess stage first")
 
-    layout = build_layout(settings.layout, data, params)
+    if settings.layout == "pianoroll" and (CLEAN_DIR / melody_data.ROLLS_FILE).is_file():
+        layout = melody_data.roll_layout(CLEAN_DIR, params.render.sample_rate)
+    else:
+        layout = build_layout(settings.layout, data, params)
     try:
         train_idx, test_idx = split_by_group(labels["note_id"].numpy(), settings.test_fraction, settings.split_seed)
         layout = layout.fit_scale(data[train_idx], settings.target_std)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 
 import torch
 from dvclive import Live
 
-from sgm.conditioning import encode_labels
 from sgm.distributed import world
 from sgm.model import build_model
 from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
@@ -28,6 +28,7 @@ from stages.common import (
     write_json,
 )
 from stages.config import load_params
+from stages.labels import label_vocabularies, tensor_labels
 
 
 def main() -> None:
@@ -54,12 +55,15 @@ def main() -> None:
         "conditioning": conditioning,
         "precond": settings.precond.model_dump(include={"name", "sigma_data"}),
     }
-    net, sde = build_model(config)
+    try:
+        net, sde = build_model(config)
+    except ValueError as err:
+        raise StageError(f"grid point {point}: {err}") from None
     train_labels = tensor_labels(conditioning, train_set, params.render.programs)
     test_labels = tensor_labels(conditioning, test_set, params.render.programs)
     log_sigma = (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)
 
-    def fit(checkpoint_dir, log=None):
+    def fit(checkpoint_dir, log=None, on_checkpoint=None):
         try:
             return train(
                 net,
@@ -79,6 +83,7 @@ def main() -> None:
                 compile=settings.compile,
                 log=log,
                 log_every=settings.log_every,
+                on_checkpoint=on_checkpoint,
                 config=config,
             )
         except TrainingDiverged as err:
@@ -96,7 +101,12 @@ def main() -> None:
             for name, value in metrics.items():
                 live.log_metric(name, value)
 
-        train_loss = fit(out / "checkpoints", log)
+        started, minutes = time.perf_counter(), {}
+
+        def timed(epoch, path):
+            minutes[epoch] = (time.perf_counter() - started) / 60
+
+        train_loss = fit(out / "checkpoints", log, timed)
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
         test_data = test_set["x"]
         metrics = {}
@@ -105,41 +115,8 @@ def main() -> None:
             test_loss = evaluate_loss(
                 ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
             )
-            metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss}
+            metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss, "train_minutes": minutes[epoch]}
         write_json(out / train_metrics_file(point).name, metrics)
-
-def instrument_names(programs: dict[str, int]) -> dict[int, str]:
-    """GM program -> the instrument's name in params.render.programs (the first, if two share it)."""
-    names = {}
-    for name, program in programs.items():
-        names.setdefault(program, name)
-    return names
-
-
-def label_vocabularies(kinds: list[str], train_set: dict, programs: dict[str, int]) -> dict[str, list]:
-    """{kind: sorted values seen in the training split}: MIDI pitches, instrument names."""
-    names = instrument_names(programs)
-    conditioning = {}
-    for kind in kinds:
-        column = train_set["pitch" if kind == "pitch" else "program"]
-        values = sorted({int(v) for v in column if v >= 0})
-        if not values:
-            raise StageError(f"train.conditioning names {kind!r}, but no training clip in {TENSORS_DIR / 'train.pt'} has a known {kind}")
-        conditioning[kind] = values if kind == "pitch" else [names.get(v, f"program_{v}") for v in values]
-    return conditioning
-
-
-def tensor_labels(conditioning: dict, split: dict, programs: dict[str, int]) -> torch.Tensor | None:
-    """(N, K) labels of a split's clips; unknown or unseen values become "no label"."""
-    if not conditioning:
-        return None
-    names = instrument_names(programs)
-    requests = []
-    for pitch, program in zip(split["pitch"].tolist(), split["program"].tolist()):
-        request = {"pitch": pitch, "instrument": names.get(program, f"program_{program}")}
-        requests.append({kind: request[kind] for kind in conditioning if request[kind] in conditioning[kind]})
-    return encode_labels(conditioning, requests)
-
 
 if __name__ == "__main__":
     run_stage(main)

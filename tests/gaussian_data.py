@@ -68,3 +68,31 @@ class GaussianData:
         assert self.basis is None, "marginal_moments needs a diagonal covariance"
         m, variances = self._marginal(sde, torch.tensor([t], dtype=torch.float64))
         return m[0] * self.mean, variances[0].sqrt()
+
+
+class GaussianMixture:
+    """Equal-weight mixture of isotropic Gaussians N(means[k], std^2 I): its score is exact too.
+
+    At time t every component is N(m means[k], (m^2 std^2 + std(t)^2) I), so the score is
+    the responsibility-weighted average of the components' Gaussian scores.
+    """
+
+    def __init__(self, means: torch.Tensor, std: float):
+        self.means, self.std = means.double(), std
+
+    def score(self, sde: SDE):
+        def score_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            m, kernel_std = sde.marginal_prob(torch.ones_like(t, dtype=torch.float64), t.double())
+            variance = (m**2 * self.std**2 + kernel_std**2)[:, None, None]
+            offsets = x.double()[:, None, :] - m[:, None, None] * self.means
+            weights = torch.softmax(-offsets.pow(2).sum(-1, keepdim=True) / (2 * variance), dim=1)
+            return (weights * -offsets / variance).sum(1).to(x.dtype)
+
+        return score_fn
+
+    def component_std(self, x: torch.Tensor) -> float:
+        """RMS distance of samples to their nearest component mean, per coordinate."""
+        offsets = x.double()[:, None, :] - self.means
+        nearest = offsets.pow(2).sum(-1).argmin(1)
+        residual = offsets[torch.arange(x.shape[0]), nearest]
+        return residual.pow(2).mean().sqrt().item()

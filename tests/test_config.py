@@ -55,7 +55,7 @@ def edit(params, dotted, value):
         ("grid/b4-32to256-1e-4", {"arch": "b9-huge", "lr": 1e-4}, "grid point 'b4-32to256-1e-4' names architecture 'b9-huge', which is not in archs"),
         ("grid/b4-32to256-0.0001", {"arch": "b4-32to256", "lr": 1e-4}, "grid point name 'b4-32to256-0.0001' contains '.'"),
         ("sample/samplers", ["euler_maruyama", "ddim"], "sample.samplers: unknown sampler(s) ['ddim']; accepted: euler_maruyama"),
-        ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft' or 'image'"),
+        ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft', 'image' or 'pianoroll'"),
         ("render/pitch_low", 95, "pitch_low=95 is above pitch_high=91"),
         ("seed", -1, "seed: Input should be greater than or equal to 0"),
         ("train/max_examples", 16, "train: batch_size=32 exceeds max_examples=16"),
@@ -88,6 +88,10 @@ def test_lowpass_must_be_below_nyquist(tmp_path):
 def test_image_layout_needs_the_idx_source(tmp_path):
     with pytest.raises(ParamsError, match="layout 'image' does not fit render.source 'soundfont'"):
         load(tmp_path, edit(default_params(), "tensorize/layout", "image"))
+    with pytest.raises(ParamsError, match="layout 'waveform2d' does not fit render.source 'digits'"):
+        load(tmp_path, edit(default_params(), "render/source", "digits"))
+    digits = edit(edit(default_params(), "render/source", "digits"), "tensorize/layout", "image")
+    assert load(tmp_path, digits).render.source == "digits"
 
 
 def test_exponents_without_a_dot_are_numbers_as_dvc_writes_them(tmp_path):
@@ -103,3 +107,124 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "params.yaml").write_text("seed: [1, 2\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "params.yaml")
+
+
+# One bad value for every key a stage reads: (key path, value, words the message must contain).
+# Each row must stop load_params, so `dvc repro` fails before the first stage does any work.
+BAD_VALUES = [
+    ("seed", 1.5, ["seed:", "valid integer"]),
+    ("render/source", "mp3", ["render.source:", "'soundfont', 'folder' or 'idx'"]),
+    ("render/soundfont", 3, ["render.soundfont:", "valid string"]),
+    ("render/programs", {"a piano": 0}, ["render.programs:", "['a piano']", "folder names"]),
+    ("render/programs", {"piano": 128}, ["render.programs.piano:", "less than or equal to 127"]),
+    ("render/pitch_low", -1, ["render.pitch_low:", "greater than or equal to 0"]),
+    ("render/pitch_high", 128, ["render.pitch_high:", "less than or equal to 127"]),
+    ("render/velocity", 0, ["render.velocity:", "greater than or equal to 1"]),
+    ("render/note_seconds", 0.5, ["note_seconds=0.5 gives 22050 samples", "fewer than clips_per_note*clip_samples=49152"]),
+    ("render/sample_rate", 0, ["render.sample_rate:", "greater than 0"]),
+    ("render/channels", 3, ["render.channels:", "less than or equal to 2"]),
+    ("render/clip_samples", 16000, ["tensorize.layout 'waveform2d' does not fit render.clip_samples=16000", "not a square"]),
+    ("render/clips_per_note", 0, ["render.clips_per_note:", "greater than 0"]),
+    ("render/on_bad_file", "ignore", ["render.on_bad_file:", "'error' or 'skip'"]),
+    ("render/source", "folder", ["source is 'folder' but render.folder.path is not set"]),
+    ("render/folder", {"labels": "x.csv"}, ["render.folder.path: missing"]),
+    ("render/idx", {"images": 5}, ["render.idx.images:", "valid string"]),
+    ("preprocess/lowpass_hz", -100.0, ["preprocess.lowpass_hz:", "greater than 0"]),
+    ("preprocess/lowpass_order", 20, ["preprocess.lowpass_order:", "less than or equal to 16"]),
+    ("preprocess/normalize_peak", 1.5, ["preprocess.normalize_peak:", "less than or equal to 1"]),
+    ("tensorize/layout", "mel", ["tensorize.layout:", "'waveform2d', 'waveform1d', 'stft' or 'image'"]),
+    ("tensorize/stft", {"n_fft": 128, "hop": 256}, ["tensorize.stft:", "hop=256 exceeds n_fft=128"]),
+    ("tensorize/stft/n_fft", 0, ["tensorize.stft.n_fft:", "greater than 0"]),
+    ("tensorize/stft/hop", 0, ["tensorize.stft.hop:", "greater than 0"]),
+    ("tensorize/test_fraction", 1.0, ["tensorize.test_fraction:", "less than 1"]),
+    ("tensorize/split_seed", "x", ["tensorize.split_seed:", "valid integer"]),
+    ("archs/b4-32to256/net", "unet3d", ["archs.b4-32to256.net:", "'unet2d' or 'unet1d'"]),
+    ("archs/b4-32to256/blocks", 0, ["archs.b4-32to256.blocks:", "greater than 0"]),
+    ("archs/b4-32to256/channels", [32, 0, 128, 256], ["archs.b4-32to256.channels.1:", "greater than 0"]),
+    ("archs/b4-32to256/embed_dim", 255, ["archs.b4-32to256:", "embed_dim=255 must be even"]),
+    ("archs/b4-32to256", {"blocks": 9, "channels": [8] * 9}, ["grid point 'b4-32to256-1e-4'", "9 blocks need sizes divisible by 256", "(1, 128, 128)"]),
+    ("grid/b4-32to256-1e-4/arch", "b9-huge", ["names architecture 'b9-huge', which is not in archs"]),
+    ("grid/b4-32to256-1e-4/lr", 0.0, ["grid.b4-32to256-1e-4.lr:", "greater than 0"]),
+    ("train/sde", {"name": "ve", "sigma": 25.0}, ["train.sde: 've' takes sigma_min, sigma_max; got sigma"]),
+    ("train/sde", {"name": "vp", "sigma_max": 50.0}, ["train.sde: 'vp' takes beta_min, beta_max; got sigma_max"]),
+    ("train/sde", {"name": "ve", "sigma_min": 5.0, "sigma_max": 1.0}, ["train.sde:", "0 < sigma_min < sigma_max"]),
+    ("train/sde", {"name": "tutorial_ve", "sigma": 0.5}, ["train.sde:", "sigma > 1"]),
+    ("train/sde/name", "cosine", ["train.sde.name: unknown SDE 'cosine'; accepted: ve, vp, subvp, tutorial_ve"]),
+    ("train/loss_weighting", "uniform", ["train.loss_weighting:", "'study' or 'likelihood'"]),
+    ("train/epochs", [], ["train.epochs:", "non-empty strictly increasing"]),
+    ("train/batch_size", 0, ["train.batch_size:", "greater than 0"]),
+    ("train/max_examples", 0, ["train.max_examples:", "greater than 0"]),
+    ("train/test_examples", -5, ["train.test_examples:", "greater than 0"]),
+    ("train/ema_decay", 1.0, ["train.ema_decay:", "less than 1"]),
+    ("train/grad_clip", 0.0, ["train.grad_clip:", "greater than 0"]),
+    ("train/compile", True, ["train.compile:", "'auto', 'on' or 'off'"]),
+    ("train/log_every", 0, ["train.log_every:", "greater than 0"]),
+    ("sample/n_samples", 0, ["sample.n_samples:", "greater than 0"]),
+    ("sample/batch_size", 0, ["sample.batch_size:", "greater than 0"]),
+    ("sample/samplers", [], ["sample.samplers:", "accepted: euler_maruyama"]),
+    ("sample/euler_maruyama/steps", 0, ["sample.euler_maruyama.steps:", "greater than 0"]),
+    ("sample/euler_maruyama/eps", 1.5, ["sample.euler_maruyama.eps:", "less than 1"]),
+    ("sample/predictor_corrector/steps", 2.5, ["sample.predictor_corrector.steps:", "valid integer"]),
+    ("sample/predictor_corrector/snr", 0.0, ["sample.predictor_corrector.snr:", "greater than 0"]),
+    ("sample/predictor_corrector/corrector_steps", -1, ["sample.predictor_corrector.corrector_steps:", "greater than 0"]),
+    ("sample/predictor_corrector/eps", 0.0, ["sample.predictor_corrector.eps:", "greater than 0"]),
+    ("sample/probability_flow_ode/rtol", 0.0, ["sample.probability_flow_ode.rtol:", "greater than 0"]),
+    ("sample/probability_flow_ode/atol", -1.0, ["sample.probability_flow_ode.atol:", "greater than 0"]),
+    ("sample/probability_flow_ode/eps", 2.0, ["sample.probability_flow_ode.eps:", "less than 1"]),
+    ("sample/heun/steps", 0, ["sample.heun.steps:", "greater than 0"]),
+    ("sample/heun/rho", 0.0, ["sample.heun.rho:", "greater than 0"]),
+    ("sample/heun/eps", 1.0, ["sample.heun.eps:", "less than 1"]),
+    ("evaluate/likelihood/examples", 0, ["evaluate.likelihood.examples:", "greater than 0"]),
+    ("evaluate/likelihood/rtol", 0.0, ["evaluate.likelihood.rtol:", "greater than 0"]),
+    ("evaluate/likelihood/atol", 0.0, ["evaluate.likelihood.atol:", "greater than 0"]),
+    ("evaluate/likelihood/eps", 1.0, ["evaluate.likelihood.eps:", "less than 1"]),
+    ("evaluate/crepe_model", "large", ["evaluate.crepe_model:", "'tiny' or 'full'"]),
+    ("evaluate/periodicity_threshold", 1.0, ["evaluate.periodicity_threshold:", "less than 1"]),
+    ("evaluate/heldout_clips", 0, ["evaluate.heldout_clips:", "greater than 0"]),
+    ("plot/real_clips", 0, ["plot.real_clips:", "greater than 0"]),
+    ("plot/sheet_columns", 0, ["plot.sheet_columns:", "greater than 0"]),
+    ("plot/metrics", ["fid"], ["plot.metrics: no results.csv column(s) ['fid']; accepted: train_loss"]),
+    ("plot/hyperparameters", ["lr", "width"], ["plot.hyperparameters: no results.csv column(s) ['width']; accepted: point"]),
+    ("play/point", 3, ["play.point:", "valid string"]),
+    ("play/instrument", 5, ["play.instrument:", "valid string"]),
+    ("play/sampler", "probability_flow_ode", ["play.sampler must be one of euler_maruyama, predictor_corrector, heun"]),
+    ("play/steps", 0, ["play.steps:", "greater than 0"]),
+    ("play/guidance", -1.0, ["play.guidance:", "greater than or equal to 0"]),
+    ("play/scale", "dorian", ["play.scale: unknown scale 'dorian'; accepted: chromatic"]),
+    ("play/clip", -1, ["play.clip:", "greater than or equal to 0"]),
+    ("play/keep_ms", 0.0, ["play.keep_ms:", "greater than 0"]),
+    ("play/inpaint/sampler", "ddim", ["play.inpaint.sampler:"]),
+    ("play/inpaint/steps", 0, ["play.inpaint.steps:", "greater than 0"]),
+    ("play/inpaint/resample", 0, ["play.inpaint.resample:", "greater than 0"]),
+    ("play/strength", 1.5, ["play.strength:", "less than or equal to 1"]),
+    ("play/between", -1, ["play.between:", "greater than or equal to 0"]),
+    ("play/ode/rtol", 0.0, ["play.ode.rtol:", "greater than 0"]),
+    ("play/ode/atol", 0.0, ["play.ode.atol:", "greater than 0"]),
+    ("play/melody", 3, ["play.melody:", "valid string"]),
+    ("play/beat_seconds", 0.0, ["play.beat_seconds:", "greater than 0"]),
+]
+
+
+@pytest.mark.parametrize(("dotted", "value", "words"), BAD_VALUES, ids=[f"{row[0]}={row[1]!r}" for row in BAD_VALUES])
+def test_every_key_refuses_a_bad_value(tmp_path, dotted, value, words):
+    with pytest.raises(ParamsError) as err:
+        load(tmp_path, edit(default_params(), dotted, value))
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_every_key_of_params_yaml_has_a_bad_value_row():
+    def leaves(node, prefix=""):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and key not in ("programs", "sde"):
+                yield from leaves(value, path + "/")
+            else:
+                yield path
+
+    params = default_params()
+    keys = set(leaves({k: v for k, v in params.items() if k not in ("archs", "grid")}))
+    keys |= {"archs/b4-32to256/" + key for key in ("net", "blocks", "channels", "embed_dim")}
+    keys |= {"grid/b4-32to256-1e-4/" + key for key in params["grid"]["b4-32to256-1e-4"]}
+    covered = {row[0] for row in BAD_VALUES}
+    assert sorted(keys - covered) == []

@@ -7,6 +7,7 @@ in another phase, for the other white noise, so the metrics have something to te
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -241,3 +242,36 @@ def test_missing_inputs_are_listed_together(repo, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.argv", ["evaluate", "nope"])
     with pytest.raises(StageError, match=f"POINT one of: {POINT}"):
         evaluate.main()
+
+
+def test_samples_without_scorable_audio_are_named(repo, tmp_path, monkeypatch):
+    shutil.copytree(repo, tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setattr("sys.argv", ["evaluate", POINT])
+    samples = Path("runs") / POINT / "samples" / "epoch_002" / "euler_maruyama" / "samples.pt"
+    torch.save({"x": torch.zeros(2, 1, 48, 48)}, samples)
+    with pytest.raises(StageError, match=f"^{samples} holds \\['x'\\], no 'audio' \\(N, L\\) tensor to score$"):
+        evaluate.main()
+    torch.save({"audio": torch.zeros(2, 100)}, samples)
+    with pytest.raises(StageError, match=f"^{samples}: audio must be \\(N, L\\) clips with L >= 2048, got shape \\(2, 100\\)$"):
+        evaluate.main()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("evaluate", "heldout_clips", 1, "data/tensors/test.pt gives 1 held-out clip(s); the Frechet distance needs at least 2"),
+        ("sample", "n_samples", 1, "sample.n_samples=1: the references need 2 <= n_samples <= 24 training clips"),
+        ("sample", "n_samples", 25, "sample.n_samples=25: the references need 2 <= n_samples <= 24 training clips"),
+    ],
+)
+def test_reference_needs_at_least_two_clips_on_each_side(repo, tmp_path, monkeypatch, section, key, value, message):
+    shutil.copytree(repo / "data", tmp_path / "data")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section][key] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError) as err:
+        reference.main()
+    assert str(err.value) == message
+    assert not (tmp_path / "results").exists()

@@ -91,6 +91,22 @@ def test_image_layout_pads_with_zero_and_maps_pixels_to_unit_range():
         layout.to_audio(x)
 
 
+def test_small_images_are_enlarged_by_whole_pixel_blocks_and_shrunk_back_by_block_means():
+    images = torch.randint(0, 256, (3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    layout = make_layout("image", 8 * 8, 0).fit_scale(images)
+    assert layout.upsample == 4 and layout_from_dict(layout.to_dict()).upsample == 4
+    x = layout.to_model(images)
+    assert x.shape == (3, 1, 32, 32)
+    assert torch.equal(x[1, 0, 4:8, 12:16], torch.full((4, 4), images[1, 1, 3].item() / 255))
+    assert torch.equal(layout.to_images(x), images)
+    blurred = x.clone()
+    blurred[0, 0, 0, 0] += 160 / 255  # one pixel of a 4x4 block moves its mean by 160 / 16 grey levels
+    assert layout.to_images(blurred)[0, 0, 0].item() == min(255, images[0, 0, 0].item() + 10)
+    padded = make_layout("image", 8 * 8, 0, padded_size=36, upsample=2).to_model(images)
+    assert padded.shape == (3, 1, 36, 36) and padded[:, :, :10].abs().max() == 0
+    assert padded[0, 0, 10, 10].item() == images[0, 0, 0].item()
+
+
 @pytest.mark.parametrize(
     ("name", "options"), [("waveform2d", {}), ("waveform1d", {}), ("stft", {"n_fft": 126, "hop": 64}), ("image", {"padded_size": 32})]
 )
@@ -112,6 +128,7 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: make_layout("waveform1d", L, SR, scale=0.0), "scale must be a positive finite number, got 0.0"),
         (lambda: make_layout("image", 784, SR), "pass sample_rate=0, got 44100"),
         (lambda: make_layout("image", 28 * 28, 0, padded_size=16), "padded_size must be an int >= the image side 28, got 16"),
+        (lambda: make_layout("image", 8 * 8, 0, upsample=5), "upsample must be an int from 1 to 4 .*got 5"),
         (lambda: make_layout("waveform1d", L, SR).to_model(torch.zeros(2, 100)), r"must have shape \(N, 16384\), got \(2, 100\)"),
         (lambda: make_layout("waveform2d", L, SR).to_audio(torch.zeros(2, 1, 64, 64)), r"\(N, 1, 128, 128\), got \(2, 1, 64, 64\)"),
         (lambda: layout_from_dict({"scale": 1.0}), "no 'layout' key"),
@@ -120,3 +137,48 @@ def test_dict_round_trip_through_json(name, options):
 def test_bad_sizes_and_names_are_reported(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_stft_pads_an_odd_total_with_the_extra_sample_on_the_right():
+    # 1001 samples, n_fft 62, hop 32: 31 frames span 30 * 32 + 62 = 1022, so 21 samples of
+    # padding, 10 before the clip and 11 after. Frame t covers padded samples 32 t .. 32 t + 61.
+    layout = make_layout("stft", 1001, SR, n_fft=62, hop=32)
+    audio = random_audio(2, 1001)
+    padded = torch.cat([torch.zeros(2, 10, dtype=audio.dtype), audio, torch.zeros(2, 11, dtype=audio.dtype)], dim=1)
+    window = torch.hamming_window(62, dtype=audio.dtype)
+    x = layout.to_model(audio)
+    for frame in (0, 30):
+        spectrum = torch.fft.rfft(padded[:, 32 * frame : 32 * frame + 62] * window)
+        torch.testing.assert_close(x[:, 0, :, frame], spectrum.real)
+        torch.testing.assert_close(x[:, 1, :, frame], spectrum.imag)
+    assert (layout.to_audio(x) - audio).abs().max() < 1e-12
+
+
+def test_image_pads_an_odd_margin_with_the_extra_row_below_and_column_right():
+    images = torch.randint(1, 256, (2, 27, 27), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    layout = make_layout("image", 27 * 27, 0, padded_size=32).fit_scale(images)
+    x = layout.to_model(images)
+    torch.testing.assert_close(x[:, 0, 2:29, 2:29], images.float() / 255)
+    assert x[:, :, :2].abs().max() == 0 and x[:, :, 29:].abs().max() == 0
+    assert x[:, :, :, :2].abs().max() == 0 and x[:, :, :, 29:].abs().max() == 0
+    assert torch.equal(layout.to_images(x), images)
+
+
+def test_stft_to_audio_of_an_arbitrary_tensor_is_its_least_squares_clip():
+    # What a model outputs is in general no STFT of any clip (frames disagree where they
+    # overlap, DC and Nyquist have imaginary parts). to_audio must return the clip whose STFT
+    # is nearest in the full-spectrum norm (Griffin and Lim 1984): bins 1..n_fft/2 - 1 stand for
+    # two conjugate bins, so they weigh twice. At the optimum the residual is orthogonal to the
+    # STFT of every clip.
+    layout = make_layout("stft", 1001, SR, scale=2.0, n_fft=62, hop=32)
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(3, *layout.shape, generator=generator, dtype=torch.float64)
+    clip = layout.to_audio(x)
+    residual = x - layout.to_model(clip)
+    weight = torch.full((layout.shape[1], 1), 2.0, dtype=torch.float64)
+    weight[[0, -1]] = 1.0
+    directions = random_audio(3, 1001, seed=3)
+    along = (residual * weight * layout.to_model(directions)).sum(dim=(1, 2, 3))
+    assert residual.norm() > 0.5 * x.norm()  # far from any spectrogram
+    assert along.abs().max() < 1e-9 * residual.norm() * layout.to_model(directions).norm()
+    assert (layout.to_audio(layout.to_model(clip)) - clip).abs().max() < 1e-12

@@ -153,3 +153,51 @@ def test_bad_input_is_named(bank):
         pitch_error_cents(torch.tensor([440.0]), pitch_range=(91, 55))
     with pytest.raises(ValueError, match="no clips|at least one clip"):
         mean_magnitude_spectrum([])
+
+
+def constant_analysis(cents: list[list[float]], periodicity: list[list[float]]) -> CrepeAnalysis:
+    """Clips whose frames sit `cents` away from A4 with the given periodicities."""
+    f0 = 440.0 * 2 ** (torch.tensor(cents, dtype=torch.float32) / 1200)
+    return CrepeAnalysis(f0, torch.tensor(periodicity, dtype=torch.float32), torch.zeros(len(cents), 4))
+
+
+def test_pitch_accuracy_counts_exactly_50_cents_and_not_51():
+    analysis = constant_analysis([[50.0] * 4, [-50.0] * 4, [51.0] * 4], [[0.9] * 4] * 3)
+    assert pitch_error_cents(clip_pitch_hz(analysis, THRESHOLD), target_midi=torch.tensor([69, 69, 69])).tolist() == pytest.approx(
+        [50.0, -50.0, 51.0], abs=1e-3
+    )
+    assert pitch_accuracy(analysis, THRESHOLD, target_midi=torch.tensor([69, 69, 69])) == pytest.approx(2 / 3)
+
+
+def test_pitch_of_a_clip_comes_from_its_confident_frames_only():
+    # Clip 0: six confident frames (median 0 cents) and four unconfident ones far off; over all
+    # ten frames the median would be 60 cents. Clip 1: in tune but only 4 of 10 frames confident,
+    # so not pitched. Clip 2: no confident frame at all.
+    confident, unconfident = 0.9, 0.1
+    analysis = constant_analysis(
+        [[0, 0, 0, 60, 60, 60, 900, 900, 900, 900], [0] * 10, [0] * 10],
+        [[confident] * 6 + [unconfident] * 4, [confident] * 4 + [unconfident] * 6, [unconfident] * 10],
+    )
+    pitch = clip_pitch_hz(analysis, THRESHOLD)
+    assert pitch[:2].tolist() == pytest.approx([440.0, 440.0], rel=1e-6) and pitch[2].isnan()
+    assert pitched_clips(analysis, THRESHOLD).tolist() == [True, False, False]
+    assert pitch_accuracy(analysis, THRESHOLD, target_midi=torch.tensor([69, 69, 69])) == pytest.approx(1 / 3)
+    assert pitch_accuracy(analysis, THRESHOLD, pitch_range=(60, 80)) == pytest.approx(1 / 3)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_on_non_commuting_covariances():
+    # Two full covariances with different eigenvectors: S_a S_b != S_b S_a, so the trace term
+    # needs the square root of the product, not the product of the square roots.
+    from scipy.linalg import sqrtm
+
+    generator = torch.Generator().manual_seed(5)
+    mix_a, mix_b = (torch.randn(5, 5, generator=generator, dtype=torch.float64) for _ in range(2))
+    a = torch.randn(400, 5, generator=generator, dtype=torch.float64) @ mix_a
+    b = torch.randn(300, 5, generator=generator, dtype=torch.float64) @ mix_b + 0.3
+    cov_a, cov_b = np.cov(a.numpy().T), np.cov(b.numpy().T)
+    assert np.abs(cov_a @ cov_b - cov_b @ cov_a).max() > 1.0
+    cross = sqrtm(cov_a @ cov_b).real
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum().item() + np.trace(cov_a + cov_b - 2 * cross)
+    roots_only = np.trace(cov_a + cov_b - 2 * sqrtm(cov_a).real @ sqrtm(cov_b).real)
+    assert abs(roots_only - np.trace(cov_a + cov_b - 2 * cross)) > 0.1 * expected  # the test can tell them apart
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+from sgm.conditioning import midi_name
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLERS = ["euler_maruyama", "predictor_corrector", "probability_flow_ode"]
@@ -21,6 +24,7 @@ def tiny_params() -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["render"].update(
         programs={"acoustic_grand_piano": 0, "violin": 40},
+        instruments=None,
         pitch_low=60,
         pitch_high=62,
         note_seconds=0.55,
@@ -29,13 +33,23 @@ def tiny_params() -> dict:
         sample_rate=16000,
     )
     params["preprocess"]["lowpass_hz"] = 4000.0
-    params["tensorize"]["test_fraction"] = 0.34
-    params["archs"] = {"tiny": {"blocks": 2, "channels": [8, 16], "embed_dim": 16}}
+    params["tensorize"].update(test_fraction=0.34, layout="waveform1d", target_std=0.5)
+    params["archs"] = {"tiny": {"net": "unet1d", "blocks": 2, "channels": [8, 16], "embed_dim": 16}}
     params["grid"] = {"tiny-1e-3": {"arch": "tiny", "lr": 1e-3}, "tiny-3e-3": {"arch": "tiny", "lr": 3e-3}}
-    params["train"].update(epochs=[1, 2], batch_size=4, max_examples=None, log_every=1)
+    params["train"].update(
+        epochs=[1, 2],
+        batch_size=4,
+        max_examples=None,
+        log_every=1,
+        sde={"name": "ve", "sigma_min": 0.002, "sigma_max": "auto"},
+        precond={"name": "edm"},
+        loss_weighting="edm",
+        conditioning=["pitch", "instrument"],
+    )
     params["sample"].update(
         n_samples=2,
         batch_size=2,
+        guidance=1.0,
         euler_maruyama={"steps": 5, "eps": 1e-3},
         predictor_corrector={"steps": 5, "snr": 0.16, "corrector_steps": 1, "eps": 1e-3},
         probability_flow_ode={"rtol": 1e-2, "atol": 1e-2, "eps": 1e-3},
@@ -91,8 +105,11 @@ def test_repro_produces_every_output(project):
         for epoch in ["epoch_001", "epoch_002"]:
             assert (root / "runs" / point / "train" / "checkpoints" / f"{epoch}.pt").is_file()
             for sampler in SAMPLERS:
-                wavs = sorted((root / "runs" / point / "samples" / epoch / sampler).glob("*.wav"))
-                assert len(wavs) == 2
+                folder = root / "runs" / point / "samples" / epoch / sampler
+                requested = torch.load(folder / "samples.pt", weights_only=True)["requested"]
+                assert sorted(requested["pitch"]) == [60, 62] and sorted(requested["instrument"]) == ["acoustic_grand_piano", "violin"]
+                names = [f"sample_{i:03d}_{p}_{midi_name(q)}.wav" for i, (p, q) in enumerate(zip(requested["instrument"], requested["pitch"]))]
+                assert sorted(w.name for w in folder.glob("*.wav")) == sorted(names)
         sampling = json.loads((root / "runs" / point / "sampling.json").read_text())
         assert set(sampling["epoch_002"]) == set(SAMPLERS)
         assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())
@@ -154,6 +171,7 @@ def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
     [
         (lambda p: p["sample"].update(samplers=["euler_maruyama", "ddim"]), "error: params.yaml is invalid:\n  sample.samplers: unknown sampler(s) ['ddim']"),
         (lambda p: p["train"].update(batch_size="4"), "train.batch_size: Input should be a valid integer (given: '4')"),
+        (lambda p: p["train"]["sde"].update(name="ve"), "train.sde: 've' takes sigma_min, sigma_max; got sigma"),
         # DVC itself resolves archs.${item.arch} first and names the missing key
         (lambda p: p["grid"]["tiny-1e-3"].update(arch="missing"), "Parameters 'archs.missing' are missing from 'params.yaml'"),
     ],
@@ -170,3 +188,24 @@ def test_bad_params_stop_before_any_stage_works(project, change, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(root.glob("**/.*.partial"))
+
+
+def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
+    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
+    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). The
+    # results, plot and report stages depend on all of runs/, yet must not see that leftover:
+    # they change through their `grid` param only, and not at all once the params are back.
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-3e-3"]["lr"] = 1e12
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = run("dvc", "repro", check=False)
+    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
+    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
+    status = json.loads(run("dvc", "status", "--json").stdout)
+    assert sorted(status) == ["plot", "report", "results", "train@tiny-3e-3"]
+    for stage in ("plot", "report", "results"):
+        assert status[stage] == [{"changed deps": {"params.yaml": {"grid": "modified"}}}]
+    run("git", "checkout", "params.yaml")
+    assert json.loads(run("dvc", "status", "--json").stdout) == {}
+    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")

@@ -99,3 +99,17 @@ def test_missing_inputs_are_stage_errors(project):
     (project / "data" / "notes" / "notes.csv").unlink()
     with pytest.raises(StageError, match="run the render stage first"):
         preprocess(project)
+
+
+def test_corrupt_and_empty_wavs_are_named_in_one_error_and_nothing_is_written(project):
+    notes = project / "data" / "notes"
+    (notes / FILES[0]).write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    soundfile.write(notes / FILES[2], np.zeros((0, 2)), RATE, subtype="PCM_16")
+    with pytest.raises(StageError) as err:
+        preprocess(project)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "2 of 3 clips are unusable:"
+    assert lines[1].startswith(f"  data/notes/{FILES[0]}: not a readable WAV file (")
+    assert lines[2] == f"  data/notes/{FILES[2]}: holds no samples; expected a rendered clip"
+    assert not (project / "data" / "clean").exists()
+    assert not list((project / "data").glob(".*.partial"))

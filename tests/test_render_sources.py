@@ -12,7 +12,7 @@ import yaml
 
 from stages.common import StageError
 from stages.config import Params
-from stages.render_sources import render_from_folder, render_from_idx
+from stages.render_sources import render_from_digits, render_from_folder, render_from_idx
 from tests.test_idx import idx_bytes
 from tests.test_ingest import BAD_KINDS, sine, write_bad_file
 
@@ -195,3 +195,14 @@ def test_idx_render_reports_a_corrupted_file_as_a_stage_error(tmp_path):
     (tmp_path / "images.gz").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5)
     with pytest.raises(StageError, match=r"images.gz: truncated header \(9 bytes, 3 dimensions need 16\)"):
         render_from_idx(make_params(source="idx", idx={"images": str(tmp_path / "images.gz")}), tmp_path)
+
+
+def test_digits_render_writes_sklearn_digits_as_an_image_set(tmp_path):
+    render_from_digits(tmp_path)
+    saved = torch.load(tmp_path / "images.pt", weights_only=True)
+    images, labels = saved["images"], saved["labels"]
+    assert images.dtype == torch.uint8 and images.shape == (1797, 8, 8) and images.max() == 255
+    assert torch.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert images[0].tolist()[0] == [0, 0, 80, 207, 143, 16, 0, 0]  # a zero: 0 5 13 9 1 0 0 0 in sixteenths
+    notes = pd.read_csv(tmp_path / "notes.csv")
+    assert notes["program"].tolist() == labels.tolist() and notes["note_id"].tolist() == list(range(1797))

@@ -209,6 +209,33 @@ def test_plot_stage_names_metrics_missing_from_results(tmp_path, monkeypatch):
         plot.main()
 
 
+def test_plot_and_report_name_their_missing_inputs(tmp_path, monkeypatch):
+    write_params(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError) as err:
+        plot.main()
+    assert str(err.value) == (
+        "missing input(s) data/tensors/layout.json, data/tensors/test.pt, results/results.csv (run the stages before plot)"
+    )
+    with pytest.raises(StageError) as err:
+        report.main()
+    assert str(err.value) == (
+        "missing input(s) plots/index.json, results/results.csv, data/tensors/layout.json, data/tensors/test.pt "
+        "(run the stages before report)"
+    )
+    assert not (tmp_path / "plots").exists() and not (tmp_path / "report").exists()
+
+
+def test_plot_stage_refuses_a_results_table_without_point_and_sampler(tmp_path, monkeypatch):
+    write_params(tmp_path)
+    write_audio_outputs(tmp_path)
+    pd.read_csv(tmp_path / "results" / "results.csv").drop(columns=["point"]).to_csv(tmp_path / "results" / "results.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=r"results/results.csv: needs columns 'point' and 'sampler'; found \['epoch', 'sampler'"):
+        plot.main()
+    assert not (tmp_path / "plots").exists()
+
+
 def test_image_layout_gets_mosaics_and_no_players(tmp_path, monkeypatch):
     write_params(tmp_path)
     tensors = tmp_path / "data" / "tensors"

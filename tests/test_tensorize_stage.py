@@ -129,3 +129,47 @@ def test_layout_must_suit_the_data(tmp_path, monkeypatch, layout, data):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StageError, match=f"tensorize.layout is '{layout}', which needs"):
         tensorize.main()
+
+
+def test_corrupt_and_truncated_wavs_are_named(tmp_path, monkeypatch):
+    write_params(tmp_path, "waveform2d")
+    write_clean_audio(tmp_path)
+    clean = tmp_path / "data" / "clean"
+    (clean / "p000_inst" / "m060_c0.wav").write_bytes(b"not a wav at all")
+    whole = (clean / "p001_inst" / "m061_c1.wav").read_bytes()
+    (clean / "p001_inst" / "m061_c1.wav").write_bytes(whole[: len(whole) // 2])  # libsndfile counts what is there
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError) as err:
+        tensorize.main()
+    message = str(err.value)
+    assert message.startswith("2 of 18 clips are unusable")
+    assert "data/clean/p000_inst/m060_c0.wav: not a readable WAV file (" in message
+    assert "expected a mono 1024-sample clip" in message
+    assert "m061_c1.wav: 1 channel(s), 501 samples at 8000 Hz; expected mono, 1024 samples" in message
+    assert not (tmp_path / "data" / "tensors").exists()
+
+
+def test_missing_inputs_and_columns_are_named(tmp_path, monkeypatch):
+    write_params(tmp_path, "waveform2d")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "clean").mkdir(parents=True)
+    with pytest.raises(StageError, match="data/clean holds neither notes.csv nor images.pt: run the preprocess stage first"):
+        tensorize.main()
+    write_clean_audio(tmp_path)
+    table = pd.read_csv(tmp_path / "data" / "clean" / "notes.csv")
+    table.drop(columns=["note_id"]).to_csv(tmp_path / "data" / "clean" / "notes.csv", index=False)
+    with pytest.raises(StageError, match=r"data/clean/notes.csv: missing column\(s\) \['note_id'\]; found \['file', "):
+        tensorize.main()
+    table.assign(note_id=0).to_csv(tmp_path / "data" / "clean" / "notes.csv", index=False)  # one note: no test split
+    with pytest.raises(StageError, match="cannot tensorize data/clean: "):
+        tensorize.main()
+    assert not (tmp_path / "data" / "tensors").exists()
+
+
+def test_images_larger_than_the_padded_size_are_refused(tmp_path, monkeypatch):
+    write_params(tmp_path, "image")
+    (tmp_path / "data" / "clean").mkdir(parents=True)
+    torch.save({"images": torch.zeros(6, 40, 40, dtype=torch.uint8), "labels": torch.arange(6)}, tmp_path / "data/clean/images.pt")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=r"tensorize.layout 'image' does not fit the data \(40, 40\): .*padded_size must be"):
+        tensorize.main()
