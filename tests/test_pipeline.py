@@ -56,7 +56,7 @@ def tiny_params() -> dict:
     )
     params["evaluate"]["likelihood"].update(examples=2, rtol=1e-2, atol=1e-2)
     params["plot"]["real_clips"] = 1
-    params["play"].update(point="tiny-1e-3", steps=2, inpaint={"sampler": "euler_maruyama", "steps": 2, "resample": 2}, between=1)
+    params["play"].update(point="tiny-1e-3", steps=2, inpaint={"sampler": "euler_maruyama", "steps": 2, "resample": 2}, between=1, melody="C4 D4:2 C#4")
     return params
 
 
