@@ -19,6 +19,7 @@ RUNS_DIR = Path("runs")
 RESULTS_DIR = Path("results")
 PLOTS_DIR = Path("plots")
 REPORT_DIR = Path("report")
+PLAY_DIR = Path("play")
 
 
 class StageError(Exception):

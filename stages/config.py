@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
+from sgm.generate import SCALES
 from sgm.layouts import make_layout
 from sgm.sampling import SAMPLERS
 from sgm.sde import SDES
@@ -365,6 +366,50 @@ def _known_columns(names: list[str], columns) -> list[str]:
     return names
 
 
+class PlayInpaint(Section):
+    sampler: Literal["euler_maruyama", "predictor_corrector", "heun", "probability_flow_ode"] = "euler_maruyama"
+    steps: PositiveInt = 50
+    resample: PositiveInt = 4
+
+
+class PlayOde(Section):
+    rtol: PositiveFloat = 1e-3
+    atol: PositiveFloat = 1e-3
+
+
+class Play(Section):
+    """Listening examples from one grid point's last checkpoint (python -m stages.play)."""
+
+    point: str
+    instrument: str | None = None  # of the scale and the melody; null: the first the model knows
+    sampler: str = "heun"
+    steps: PositiveInt = 18
+    guidance: Annotated[float, Field(ge=0)] = 0.0
+    scale: str = "chromatic"
+    clip: Annotated[int, Field(ge=0)] = 0  # the test clip continued, varied and interpolated from
+    keep_ms: PositiveFloat = 150.0
+    inpaint: PlayInpaint = PlayInpaint()
+    strength: Annotated[float, Field(gt=0, le=1)] = 0.5
+    between: Annotated[int, Field(ge=0)] = 4
+    ode: PlayOde = PlayOde()
+    melody: str = "G4 A4 B4 C5 D5:2 B4:2 C5:4"
+    beat_seconds: PositiveFloat = 0.25
+
+    @field_validator("sampler")
+    @classmethod
+    def _known(cls, sampler):
+        if sampler not in SAMPLERS or sampler == "probability_flow_ode":
+            raise ValueError(f"play.sampler must be one of euler_maruyama, predictor_corrector, heun (steps-based), got {sampler!r}")
+        return sampler
+
+    @field_validator("scale")
+    @classmethod
+    def _known_scale(cls, scale):
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
+        return scale
+
+
 # --- the whole file --------------------------------------------------------------------------------
 
 
@@ -379,6 +424,7 @@ class Params(Section):
     sample: Sample
     evaluate: Evaluate = Evaluate()
     plot: Plot = Plot()
+    play: Play | None = None
 
     @model_validator(mode="after")
     def _grid_is_consistent(self):

@@ -18,7 +18,7 @@ import torch
 from sgm.audio_io import write_wav
 from sgm.layouts import layout_from_dict
 from sgm.report import Clip, Figure, Section, render_page
-from stages.common import PLOTS_DIR, REPORT_DIR, RESULTS_DIR, TENSORS_DIR, StageError, atomic_dir, run_stage
+from stages.common import PLAY_DIR, PLOTS_DIR, REPORT_DIR, RESULTS_DIR, TENSORS_DIR, StageError, atomic_dir, run_stage
 from stages.config import Params, load_params
 
 TITLE = "Score-based generative modeling of single notes: samples and results"
@@ -40,6 +40,7 @@ def main() -> None:
             charts_section(index, out),
             real_section(index, out),
             *(point_section(point, params, out) for point in index["points"]),
+            *play_section(out),
         ]
         (out / "index.html").write_text(render_page(TITLE, sections, table), encoding="utf-8")
 
@@ -103,6 +104,24 @@ def sample_clip(sample: dict, out: Path) -> Clip:
     wav = Path(sample["wav"])
     audio = place(wav, out, f"audio/{Path(sample['png']).with_suffix('.wav')}")
     return Clip(wav.stem, audio=audio, image=picture(sample["png"], out))
+
+
+def play_section(out: Path) -> list[Section]:
+    """The play stage's examples (scale, continuation, variation, interpolation, melody), when it ran."""
+    index_file = PLAY_DIR / "index.json"
+    if not index_file.is_file():
+        return []
+    index = json.loads(index_file.read_text())
+    items = []
+    for item in index["items"]:
+        clips = tuple(
+            Clip(clip["caption"], audio=place(PLAY_DIR / clip["wav"], out, f"play/{clip['wav']}"), image=place(PLAY_DIR / clip["png"], out, f"play/{clip['png']}"))
+            for clip in item["clips"]
+        )
+        figures = tuple(Figure(place(PLAY_DIR / f["png"], out, f"play/{f['png']}"), f["caption"]) for f in item["figures"])
+        items.append(Section(item["title"], text=item["text"], figures=figures, clips=clips))
+    text = f"grid point {index['point']}, checkpoint of epoch {index['epoch']} (python -m stages.play; sgm-generate does the same from the command line)"
+    return [Section("Play", text=text, sections=tuple(items))]
 
 
 def describe(point: str, params: Params) -> str:

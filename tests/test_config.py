@@ -190,6 +190,23 @@ BAD_VALUES = [
     ("plot/sheet_columns", 0, ["plot.sheet_columns:", "greater than 0"]),
     ("plot/metrics", ["fid"], ["plot.metrics: no results.csv column(s) ['fid']; accepted: train_loss"]),
     ("plot/hyperparameters", ["lr", "width"], ["plot.hyperparameters: no results.csv column(s) ['width']; accepted: point"]),
+    ("play/point", 3, ["play.point:", "valid string"]),
+    ("play/instrument", 5, ["play.instrument:", "valid string"]),
+    ("play/sampler", "probability_flow_ode", ["play.sampler must be one of euler_maruyama, predictor_corrector, heun"]),
+    ("play/steps", 0, ["play.steps:", "greater than 0"]),
+    ("play/guidance", -1.0, ["play.guidance:", "greater than or equal to 0"]),
+    ("play/scale", "dorian", ["play.scale: unknown scale 'dorian'; accepted: chromatic"]),
+    ("play/clip", -1, ["play.clip:", "greater than or equal to 0"]),
+    ("play/keep_ms", 0.0, ["play.keep_ms:", "greater than 0"]),
+    ("play/inpaint/sampler", "ddim", ["play.inpaint.sampler:"]),
+    ("play/inpaint/steps", 0, ["play.inpaint.steps:", "greater than 0"]),
+    ("play/inpaint/resample", 0, ["play.inpaint.resample:", "greater than 0"]),
+    ("play/strength", 1.5, ["play.strength:", "less than or equal to 1"]),
+    ("play/between", -1, ["play.between:", "greater than or equal to 0"]),
+    ("play/ode/rtol", 0.0, ["play.ode.rtol:", "greater than 0"]),
+    ("play/ode/atol", 0.0, ["play.ode.atol:", "greater than 0"]),
+    ("play/melody", 3, ["play.melody:", "valid string"]),
+    ("play/beat_seconds", 0.0, ["play.beat_seconds:", "greater than 0"]),
 ]
 
 

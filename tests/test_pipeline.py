@@ -56,6 +56,7 @@ def tiny_params() -> dict:
     )
     params["evaluate"]["likelihood"].update(examples=2, rtol=1e-2, atol=1e-2)
     params["plot"]["real_clips"] = 1
+    params["play"].update(point="tiny-1e-3", steps=2, inpaint={"sampler": "euler_maruyama", "steps": 2, "resample": 2}, between=1, melody="C4 D4:2 C#4")
     return params
 
 
@@ -112,6 +113,12 @@ def test_repro_produces_every_output(project):
         sampling = json.loads((root / "runs" / point / "sampling.json").read_text())
         assert set(sampling["epoch_002"]) == set(SAMPLERS)
         assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())
+    played = json.loads((root / "play" / "index.json").read_text())
+    assert [item["title"] for item in played["items"]] == ["Scale", "Continuation", "Variation", "Interpolation", "Melody"]
+    assert all((root / "play" / clip["wav"]).is_file() for item in played["items"] for clip in item["clips"])
+    costs = json.loads((root / "results" / "play.json").read_text())
+    assert costs["continuation"]["nfe"] == 4 and costs["variation"]["nfe"] == 3 and 0 <= costs["scale"]["pitchedness"] <= 1
+    assert ">Play</h2>" in (root / "report" / "index.html").read_text()
     assert "Data and pipelines are up to date" in run("dvc", "repro").stdout
 
 
