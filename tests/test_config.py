@@ -58,7 +58,7 @@ def edit(params, dotted, value):
         ("tensorize/layout", "mel", "tensorize.layout: Input should be 'waveform2d', 'waveform1d', 'stft', 'image' or 'pianoroll'"),
         ("render/pitch_low", 95, "pitch_low=95 is above pitch_high=91"),
         ("seed", -1, "seed: Input should be greater than or equal to 0"),
-        ("train/max_examples", 16, "train: batch_size=32 exceeds max_examples=16"),
+        ("train/max_examples", 8, "train: batch_size=16 exceeds max_examples=8"),
     ],
 )
 def test_bad_params_name_the_key(tmp_path, dotted, value, expected):
@@ -74,9 +74,9 @@ def test_all_mistakes_are_reported_at_once(tmp_path):
     assert "train.batch_size" in str(err.value) and "sample.n_samples" in str(err.value)
 
 
-def test_1d_layout_needs_1d_net(tmp_path):
-    params = edit(default_params(), "tensorize/layout", "waveform1d")
-    with pytest.raises(ParamsError, match="layout 'waveform1d' needs a unet1d"):
+def test_layout_and_net_must_agree(tmp_path):
+    params = edit(default_params(), "tensorize/layout", "waveform2d")
+    with pytest.raises(ParamsError, match="uses 'b4-1d-32to256', a unet1d, but layout 'waveform2d' needs a unet2d"):
         load(tmp_path, params)
 
 
@@ -100,10 +100,10 @@ def test_image_layout_needs_the_idx_source(tmp_path):
 
 
 def test_exponents_without_a_dot_are_numbers_as_dvc_writes_them(tmp_path):
-    text = (REPO / "params.yaml").read_text().replace("{arch: b4-32to256, lr: 1.0e-4}", "{arch: b4-32to256, lr: 1e-05}")
+    text = (REPO / "params.yaml").read_text().replace("{arch: b4-1d-32to256, lr: 1.0e-3}", "{arch: b4-1d-32to256, lr: 1e-05}")
     assert "lr: 1e-05" in text
     (tmp_path / "params.yaml").write_text(text)
-    assert load_params(tmp_path / "params.yaml").grid["b4-32to256-1e-4"].lr == 1e-5
+    assert load_params(tmp_path / "params.yaml").grid["b4-1d-32to256-1e-3"].lr == 1e-5
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -118,7 +118,7 @@ def test_missing_and_malformed_files(tmp_path):
 # Each row must stop load_params, so `dvc repro` fails before the first stage does any work.
 BAD_VALUES = [
     ("seed", 1.5, ["seed:", "valid integer"]),
-    ("render/source", "mp3", ["render.source:", "'soundfont', 'folder' or 'idx'"]),
+    ("render/source", "mp3", ["render.source:", "'soundfont', 'folder', 'idx', 'digits' or 'melody'"]),
     ("render/soundfont", 3, ["render.soundfont:", "valid string"]),
     ("render/programs", {"a piano": 0}, ["render.programs:", "['a piano']", "folder names"]),
     ("render/programs", {"piano": 128}, ["render.programs.piano:", "less than or equal to 127"]),
@@ -128,7 +128,7 @@ BAD_VALUES = [
     ("render/note_seconds", 0.5, ["note_seconds=0.5 gives 22050 samples", "fewer than clips_per_note*clip_samples=49152"]),
     ("render/sample_rate", 0, ["render.sample_rate:", "greater than 0"]),
     ("render/channels", 3, ["render.channels:", "less than or equal to 2"]),
-    ("render/clip_samples", 16000, ["tensorize.layout 'waveform2d' does not fit render.clip_samples=16000", "not a square"]),
+    ("render/clip_samples", 16001, ["grid point 'b4-1d-32to256-1e-3'", "4 blocks need sizes divisible by 64", "(1, 16001)"]),
     ("render/clips_per_note", 0, ["render.clips_per_note:", "greater than 0"]),
     ("render/on_bad_file", "ignore", ["render.on_bad_file:", "'error' or 'skip'"]),
     ("render/source", "folder", ["source is 'folder' but render.folder.path is not set"]),
@@ -137,7 +137,8 @@ BAD_VALUES = [
     ("preprocess/lowpass_hz", -100.0, ["preprocess.lowpass_hz:", "greater than 0"]),
     ("preprocess/lowpass_order", 20, ["preprocess.lowpass_order:", "less than or equal to 16"]),
     ("preprocess/normalize_peak", 1.5, ["preprocess.normalize_peak:", "less than or equal to 1"]),
-    ("tensorize/layout", "mel", ["tensorize.layout:", "'waveform2d', 'waveform1d', 'stft' or 'image'"]),
+    ("tensorize/layout", "mel", ["tensorize.layout:", "'waveform2d', 'waveform1d', 'stft', 'image' or 'pianoroll'"]),
+    ("tensorize/target_std", 0.0, ["tensorize.target_std:", "greater than 0"]),
     ("tensorize/stft", {"n_fft": 128, "hop": 256}, ["tensorize.stft:", "hop=256 exceeds n_fft=128"]),
     ("tensorize/stft/n_fft", 0, ["tensorize.stft.n_fft:", "greater than 0"]),
     ("tensorize/stft/hop", 0, ["tensorize.stft.hop:", "greater than 0"]),
@@ -147,15 +148,33 @@ BAD_VALUES = [
     ("archs/b4-32to256/blocks", 0, ["archs.b4-32to256.blocks:", "greater than 0"]),
     ("archs/b4-32to256/channels", [32, 0, 128, 256], ["archs.b4-32to256.channels.1:", "greater than 0"]),
     ("archs/b4-32to256/embed_dim", 255, ["archs.b4-32to256:", "embed_dim=255 must be even"]),
-    ("archs/b4-32to256", {"blocks": 9, "channels": [8] * 9}, ["grid point 'b4-32to256-1e-4'", "9 blocks need sizes divisible by 256", "(1, 128, 128)"]),
-    ("grid/b4-32to256-1e-4/arch", "b9-huge", ["names architecture 'b9-huge', which is not in archs"]),
-    ("grid/b4-32to256-1e-4/lr", 0.0, ["grid.b4-32to256-1e-4.lr:", "greater than 0"]),
+    ("archs/b4-1d-32to256", {"net": "unet1d", "blocks": 9, "channels": [8] * 9}, ["grid point 'b4-1d-32to256-1e-3'", "9 blocks need sizes divisible by 65536", "(1, 16384)"]),
+    ("grid/b4-1d-32to256-1e-3/arch", "b9-huge", ["names architecture 'b9-huge', which is not in archs"]),
+    ("grid/b4-1d-32to256-1e-3/lr", 0.0, ["grid.b4-1d-32to256-1e-3.lr:", "greater than 0"]),
     ("train/sde", {"name": "ve", "sigma": 25.0}, ["train.sde: 've' takes sigma_min, sigma_max; got sigma"]),
     ("train/sde", {"name": "vp", "sigma_max": 50.0}, ["train.sde: 'vp' takes beta_min, beta_max; got sigma_max"]),
     ("train/sde", {"name": "ve", "sigma_min": 5.0, "sigma_max": 1.0}, ["train.sde:", "0 < sigma_min < sigma_max"]),
     ("train/sde", {"name": "tutorial_ve", "sigma": 0.5}, ["train.sde:", "sigma > 1"]),
     ("train/sde/name", "cosine", ["train.sde.name: unknown SDE 'cosine'; accepted: ve, vp, subvp, tutorial_ve"]),
-    ("train/loss_weighting", "uniform", ["train.loss_weighting:", "'study' or 'likelihood'"]),
+    ("train/loss_weighting", "uniform", ["train.loss_weighting:", "'study', 'likelihood' or 'edm'"]),
+    ("train/precond/name", "karras", ["train.precond.name:", "'none' or 'edm'"]),
+    ("train/precond/sigma_data", 0.0, ["train.precond.sigma_data:", "greater than 0"]),
+    ("train/precond/log_sigma_mean", "low", ["train.precond.log_sigma_mean:", "valid number"]),
+    ("train/precond/log_sigma_std", -1.0, ["train.precond.log_sigma_std:", "greater than 0"]),
+    ("train/precond", {"name": "none"}, ["loss_weighting 'edm' needs precond.name 'edm'"]),
+    ("train/conditioning", ["pitch", "velocity"], ["train.conditioning.1:", "'pitch', 'instrument' or 'digit'"]),
+    ("train/conditioning", ["pitch", "pitch"], ["names a label kind twice"]),
+    ("train/label_dropout", 1.0, ["train.label_dropout:", "less than 1"]),
+    ("sample/guidance", -1.0, ["sample.guidance:", "greater than or equal to 0"]),
+    ("render/instruments", ["flute", "theremin"], ["instruments ['theremin'] are not in render.programs"]),
+    ("render/melody/corpus", 5, ["render.melody.corpus:", "valid string"]),
+    ("render/melody/folder", 5, ["render.melody.folder:", "valid string"]),
+    ("render/melody/max_pieces", 0, ["render.melody.max_pieces:", "greater than 0"]),
+    ("render/melody/transpose", "yes", ["render.melody.transpose:", "valid boolean"]),
+    ("render/melody/pitch_low", 120, ["render.melody.pitch_low:"]),
+    ("render/melody/hop_steps", 0, ["render.melody.hop_steps:", "greater than 0"]),
+    ("render/melody/tempo_qpm", 0.0, ["render.melody.tempo_qpm:", "greater than 0"]),
+    ("render/melody/program", 128, ["render.melody.program:", "less than or equal to 127"]),
     ("train/epochs", [], ["train.epochs:", "non-empty strictly increasing"]),
     ("train/batch_size", 0, ["train.batch_size:", "greater than 0"]),
     ("train/max_examples", 0, ["train.max_examples:", "greater than 0"]),
@@ -230,6 +249,6 @@ def test_every_key_of_params_yaml_has_a_bad_value_row():
     params = default_params()
     keys = set(leaves({k: v for k, v in params.items() if k not in ("archs", "grid")}))
     keys |= {"archs/b4-32to256/" + key for key in ("net", "blocks", "channels", "embed_dim")}
-    keys |= {"grid/b4-32to256-1e-4/" + key for key in params["grid"]["b4-32to256-1e-4"]}
+    keys |= {"grid/b4-1d-32to256-1e-3/" + key for key in params["grid"]["b4-1d-32to256-1e-3"]}
     covered = {row[0] for row in BAD_VALUES}
     assert sorted(keys - covered) == []
