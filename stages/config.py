@@ -172,6 +172,9 @@ class Train(Section):
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: PositiveFloat | None = 1.0
     compile: Literal["auto", "on", "off"] = "auto"
+    fast_path: Literal["auto", "on", "off"] = "auto"
+    save_every_minutes: PositiveFloat | None = 5.0
+    save_every_steps: PositiveInt | None = None
     log_every: PositiveInt = 50
 
     @model_validator(mode="after")

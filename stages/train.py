@@ -1,10 +1,14 @@
 """Train one grid point, with a checkpoint at each listed epoch: python -m stages.train POINT.
 
+A run killed or stopped (Ctrl-C, SIGTERM) keeps its state in runs/POINT/.train.partial and the
+next run continues from it when nothing that determines the run changed (stages.resume).
+
 On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 
 import torch
@@ -13,7 +17,7 @@ from dvclive import Live
 from sgm.distributed import world
 from sgm.nets import build_net
 from sgm.sde import make_sde
-from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
+from sgm.train import TrainingDiverged, TrainingStopped, evaluate_loss, load_for_inference, train
 from stages.common import (
     TENSORS_DIR,
     StageError,
@@ -21,12 +25,15 @@ from stages.common import (
     checkpoint_file,
     checkpoint_name,
     grid_point_argument,
+    partial_dir,
     run_stage,
+    stop_requests,
     train_dir,
     train_metrics_file,
     write_json,
 )
 from stages.config import load_params
+from stages.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
 
 
 def main() -> None:
@@ -51,7 +58,12 @@ def main() -> None:
     net = build_net(arch.net, arch.channels, blocks=arch.blocks, in_channels=data.shape[1], embed_dim=arch.embed_dim)
     sde = make_sde(settings.sde.name, **settings.sde.kwargs())
 
-    def fit(checkpoint_dir, log=None):
+    partial = partial_dir(train_dir(point))
+    run_fingerprint = fingerprint(params, point, TENSORS_DIR)
+    resume_step, account = resume_point(partial, run_fingerprint)
+    save_every_seconds = None if settings.save_every_minutes is None else 60 * settings.save_every_minutes
+
+    def fit(checkpoint_dir, log=None, stop=None):
         try:
             return train(
                 net,
@@ -66,27 +78,44 @@ def main() -> None:
                 grad_clip=settings.grad_clip,
                 loss_weighting=settings.loss_weighting,
                 compile=settings.compile,
+                fast_path=settings.fast_path,
+                save_every_steps=settings.save_every_steps,
+                save_every_seconds=save_every_seconds,
+                stop=stop,
                 log=log,
                 log_every=settings.log_every,
                 config=config,
             )
         except TrainingDiverged as err:
             raise StageError(f"{point}: {err}") from None
+        except TrainingStopped as err:
+            raise StageError(f"{point}: stopped after step {err.step} (epoch {err.epoch}); {partial} keeps the state and the next run resumes from it") from None
 
     if not world().is_main:  # a helper process of a torchrun launch: rank 0 writes everything
-        with tempfile.TemporaryDirectory() as scratch:
-            fit(scratch)
+        with tempfile.TemporaryDirectory() as scratch, stop_requests() as stop:
+            fit(scratch if resume_step is None else partial / "checkpoints", stop=stop)
         return
 
-    with atomic_dir(train_dir(point), keep_failed=True) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+    if account:
+        print(f"train@{point}: {account}", file=sys.stderr)
+    resuming = resume_step is not None
+    with (
+        atomic_dir(train_dir(point), keep_failed=True, reuse=resuming) as out,
+        Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False, resume=resuming) as live,
+        stop_requests() as stop,
+    ):
+        write_json(out / FINGERPRINT_FILE, run_fingerprint)
+        if resuming:
+            drop_log_rows_after(out / "live", resume_step)
 
         def log(step, metrics):
             live.step = step
             for name, value in metrics.items():
                 live.log_metric(name, value)
 
-        train_loss = fit(out / "checkpoints", log)
+        train_loss = fit(out / "checkpoints", log, stop)
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
+        (out / FINGERPRINT_FILE).unlink()
         test_data = test_set["x"][: settings.test_examples]
         metrics = {}
         for epoch in settings.epochs:
