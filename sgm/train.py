@@ -176,7 +176,7 @@ def check_train_args(*, data, labels, epochs, batch_size, lr, ema_decay, grad_cl
         problems.append(f"loss_weighting {loss_weighting!r} is not one of {WEIGHTINGS}")
     if compile not in COMPILE_MODES:
         problems.append(f"compile {compile!r} is not one of {COMPILE_MODES}")
-    if fast_path not in fastpath.MODES:
+    if not isinstance(fast_path, fastpath.FastPath) and fast_path not in fastpath.MODES:
         problems.append(f"fast_path {fast_path!r} is not one of {fastpath.MODES}")
     if save_every_steps is not None and (not isinstance(save_every_steps, int) or save_every_steps < 1):
         problems.append(f"save_every_steps must be a positive integer or None, got {save_every_steps}")
@@ -216,7 +216,7 @@ def train(
     labels: torch.Tensor | None = None,
     device=None,
     compile: str = "auto",
-    fast_path: str = "auto",
+    fast_path: str | fastpath.FastPath = "auto",
     log: Callable[[int, dict], None] | None = None,
     log_every: int = 50,
     on_checkpoint: Callable[[int, Path], None] | None = None,

@@ -55,6 +55,11 @@ def eval_metrics_file(point: str) -> Path:
     return RUNS_DIR / point / "eval" / "metrics.json"
 
 
+def summary_file(point: str) -> Path:
+    """A grid point's headline numbers under short names, for `dvc exp show` (see stages.evaluate)."""
+    return RUNS_DIR / point / "summary.json"
+
+
 REFERENCE_FILE = RESULTS_DIR / "reference" / "metrics.json"
 
 

@@ -221,6 +221,7 @@ class Heun(Section):
 class Sample(Section):
     n_samples: PositiveInt = 8
     batch_size: PositiveInt = 8
+    fast_path: Literal["auto", "on", "off"] = "auto"
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()
     predictor_corrector: PredictorCorrector = PredictorCorrector()

@@ -109,4 +109,4 @@ def drop_log_rows_after(live_dir: Path, step: int) -> None:
             column = rows[0].index("step")
             kept = [rows[0]] + [row for row in rows[1:] if int(row[column]) <= step]
             with open(table, "w", newline="") as handle:
-                csv.writer(handle, delimiter="\t").writerows(kept)
+                csv.writer(handle, delimiter="\t", lineterminator="\n").writerows(kept)

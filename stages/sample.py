@@ -2,6 +2,8 @@
 
 Writes each sample as a WAV file and all of them as a tensor, plus the NFE and seconds per sample.
 All samplers of one checkpoint start from the same seeded prior draws, so they compare like for like.
+The net runs on the fast path that `sample.fast_path` picks (sgm.fastpath: bf16 autocast and
+channels_last where they are faster); the samplers' own arithmetic stays float32.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import time
 
 import torch
 
+from sgm import fastpath
 from sgm.audio_io import write_wav
 from sgm.layouts import layout_from_dict
 from sgm.losses import score_fn_from_net
+from sgm.progress import progress_bar
 from sgm.sampling import get_sampler
 from sgm.train import load_for_inference
 from stages.common import (
@@ -38,17 +42,21 @@ def main() -> None:
     layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
+    speed = fastpath.choose(settings.fast_path, "off", device, 1 + len(layout.shape))
     metrics = {}
-    with atomic_dir(samples_dir(point)) as out:
+    bar = progress_bar(total=len(params.train.epochs) * len(settings.samplers), desc=f"sample@{point}", unit="draw")
+    with atomic_dir(samples_dir(point)) as out, bar:
         for epoch in params.train.epochs:
             ckpt = checkpoint_name(epoch)
             net, sde = load_for_inference(checkpoint_file(train_dir(point), epoch), device=device)
-            score_fn = score_fn_from_net(net, sde)
+            score_fn = score_fn_from_net(fastpath.Accelerated(net, speed), sde)
             metrics[ckpt] = {}
             for sampler in settings.samplers:
+                bar.set_postfix_str(f"{ckpt} {sampler}")
                 x, nfe, seconds = draw(get_sampler(sampler), score_fn, sde, layout.shape, settings, sampler, params.seed, device)
                 metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
                 save(out / ckpt / sampler, x, layout)
+                bar.update()
     write_json(sampling_metrics_file(point), metrics)
 
 
@@ -57,10 +65,12 @@ def draw(sample_fn, score_fn, sde, shape, settings, sampler, seed, device):
     generator = torch.Generator(device).manual_seed(seed)
     batches, nfes = [], []
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.inference_mode():
         for first in range(0, settings.n_samples, settings.batch_size):
             size = min(settings.batch_size, settings.n_samples - first)
-            x, nfe = sample_fn(score_fn, sde, (size, *shape), **settings.settings(sampler), generator=generator, device=device)
+            x, nfe = sample_fn(
+                score_fn, sde, (size, *shape), **settings.settings(sampler), progress=True, generator=generator, device=device
+            )
             batches.append(x.float().cpu())
             nfes.append(nfe)
     if device.type == "cuda":

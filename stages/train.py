@@ -16,6 +16,7 @@ from dvclive import Live
 
 from sgm.distributed import world
 from sgm.nets import build_net
+from sgm.progress import progress_bar
 from sgm.sde import make_sde
 from sgm.train import TrainingDiverged, TrainingStopped, evaluate_loss, load_for_inference, train
 from stages.common import (
@@ -108,12 +109,17 @@ def main() -> None:
         if resuming:
             drop_log_rows_after(out / "live", resume_step)
 
+        steps_per_epoch = len(data) // settings.batch_size
+        bar = progress_bar(total=settings.epochs[-1] * steps_per_epoch, initial=resume_step or 0, desc=f"train@{point}", unit="step")
+
         def log(step, metrics):
+            show_progress(bar, step, metrics, steps_per_epoch, settings.epochs[-1])
             live.step = step
             for name, value in metrics.items():
                 live.log_metric(name, value)
 
         train_loss = fit(out / "checkpoints", log, stop)
+        bar.close()
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
         (out / FINGERPRINT_FILE).unlink()
         test_data = test_set["x"][: settings.test_examples]
@@ -123,6 +129,15 @@ def main() -> None:
             test_loss = evaluate_loss(ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting)
             metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss}
         write_json(out / train_metrics_file(point).name, metrics)
+
+
+def show_progress(bar, step: int, metrics: dict, steps_per_epoch: int, epochs: int) -> None:
+    """Move the training bar to `step`, showing the epoch and, at log points, the loss and samples/s."""
+    bar.update(step - bar.n)
+    if "train_loss" in metrics:
+        epoch = (step - 1) // steps_per_epoch + 1
+        bar.set_postfix_str(f"epoch {epoch}/{epochs}, loss {metrics['train_loss']:.4g}, {metrics['samples_per_second']:.1f} samples/s")
+
 
 if __name__ == "__main__":
     run_stage(main)
