@@ -395,11 +395,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--config", choices=["tiny", "study"], default="study")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--skip-compile", action="store_true", help="leave out the CPU + torch.compile rows (minutes of compiling)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda given but CUDA is not available")
     plan = make_plan(args.config, device)
+    if args.skip_compile:
+        plan = Plan(**{**asdict(plan), "compile_rows": False})
     cuda = device.type == "cuda"
     report = {
         "config": args.config,
