@@ -5,8 +5,13 @@
 In one run it measures
   training: samples/s of `sgm.train.train` against a reference loop written as the study
             trained (Song's tutorial: fp32, CPU DataLoader over a TensorDataset, batch 32,
-            Adam, per-step .item()), same net and loss; median over timed windows after warm-up;
-  sampling: `sgm.sampling.probability_flow_ode` against scipy's solve_ivp(RK45) driving the
+            Adam, per-step .item()), same net and loss; median over timed windows after warm-up,
+            the loops taking turns. On the CPU each speed-up of sgm.fastpath is added in turn
+            (float32, + channels_last, + bf16 autocast, + torch.compile), for the study's 2-D net
+            and for the 1-D net on 1 x 16384 waveforms, so each row shows its own gain;
+  samplers: seconds per sample of every sampler as the sample stage ran them before the fast
+            path (float32, no_grad) and on it (sgm.fastpath.Accelerated, inference_mode);
+  ODE:      `sgm.sampling.probability_flow_ode` against scipy's solve_ivp(RK45) driving the
             same net through float64 numpy arrays (as the tutorial did), equal rtol/atol;
   on CUDA:  model FLOP utilisation (3 x forward FLOPs x samples/s over a measured bf16 matmul
             rate) and the peak memory of each of the study's 2-D nets (params.yaml `archs`).
@@ -29,9 +34,11 @@ import yaml
 from scipy.integrate import solve_ivp
 from torch.utils.data import DataLoader, TensorDataset
 
+from sgm import fastpath
+from sgm.fastpath import FastPath
 from sgm.losses import dsm_loss, score_fn_from_net
 from sgm.nets import build_net, count_flops
-from sgm.sampling import probability_flow_drift, probability_flow_ode
+from sgm.sampling import get_sampler, probability_flow_drift, probability_flow_ode
 from sgm.sde import make_sde
 from sgm.train import train
 
@@ -55,14 +62,43 @@ class Plan:
     rtol: float
     atol: float
     memory_batch: int
+    net: str = "unet2d"
+    sampler_batch: int = 4  # samples per draw in the sampler comparison
+    sampler_steps: int = 10  # steps of the fixed-step samplers there (seconds per sample scale with it)
+    compile_rows: bool = True  # measure + torch.compile on the CPU (its compiling takes minutes on 2 cores)
 
 
 def make_plan(config: str, device: torch.device) -> Plan:
     if config == "tiny":
-        return Plan([8, 16], 16, [STUDY_BATCH], 2, 1, 2, 1, 2, 1e-3, 1e-3, 8)
+        return Plan([8, 16], 16, [STUDY_BATCH], 2, 1, 2, 1, 2, 1e-3, 1e-3, 8, sampler_batch=2, sampler_steps=3, compile_rows=False)
     if device.type == "cuda":
         return Plan([128, 256, 512, 1024], 128, [STUDY_BATCH, 256], 20, 2, 5, 1, 16, 1e-5, 1e-5, STUDY_BATCH)
-    return Plan([32, 64, 128, 256], 128, [STUDY_BATCH], 1, 1, 2, 2, 1, 1e-3, 1e-3, STUDY_BATCH)
+    return Plan([32, 64, 128, 256], 128, [STUDY_BATCH], 1, 1, 3, 2, 1, 1e-3, 1e-3, STUDY_BATCH)
+
+
+def waveform_plan(plan: Plan, config: str) -> Plan:
+    """The same measurement for the 1-D net on 1 x size**2 waveforms (1 x 16384 for the study's clips)."""
+    return Plan(**{**asdict(plan), "net": "unet1d", "channels": plan.channels if config == "tiny" else [32, 64, 128, 256]})
+
+
+def example_shape(plan: Plan, batch: int) -> tuple[int, ...]:
+    return (batch, 1, plan.size, plan.size) if plan.net == "unet2d" else (batch, 1, plan.size**2)
+
+
+# Each CPU row adds one speed-up to the row before it.
+CPU_STEPS = {
+    "unet2d": [
+        ("float32", FastPath()),
+        ("+ channels_last", FastPath(channels_last=True)),
+        ("+ bf16 autocast", FastPath(channels_last=True, bf16=True)),
+        ("+ torch.compile", FastPath(channels_last=True, bf16=True, compile=True)),
+    ],
+    "unet1d": [
+        ("float32", FastPath()),
+        ("+ bf16 autocast", FastPath(bf16=True)),
+        ("+ torch.compile", FastPath(bf16=True, compile=True)),
+    ],
+}
 
 
 def now(device: torch.device) -> float:
@@ -74,11 +110,11 @@ def now(device: torch.device) -> float:
 
 def fresh_net(plan: Plan, device: torch.device) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_net("unet2d", plan.channels).to(device)
+    return build_net(plan.net, plan.channels).to(device)
 
 
 def synthetic_data(n: int, plan: Plan) -> torch.Tensor:
-    return 0.1 * torch.randn(n, 1, plan.size, plan.size, generator=torch.Generator().manual_seed(0))
+    return 0.1 * torch.randn(example_shape(plan, n), generator=torch.Generator().manual_seed(0))
 
 
 def throughput(window_ends: list[float], plan: Plan, batch_size: int) -> dict:
@@ -87,16 +123,16 @@ def throughput(window_ends: list[float], plan: Plan, batch_size: int) -> dict:
     return {"batch_size": batch_size, "window_samples_per_second": [batch_size * plan.window_steps / s for s in np.diff(timed)]}
 
 
-def project_training(net, plan: Plan, batch_size: int, device: torch.device) -> dict:
+def project_training(net, plan: Plan, batch_size: int, device: torch.device, speed: FastPath | str = "auto", label: str = "project") -> dict:
     """sgm.train.train for warm-up + timed windows; its log callback marks the end of each window."""
     window_ends = []
     steps = (plan.warmup_windows + plan.windows) * plan.window_steps
     data = synthetic_data(batch_size * (steps + 1), plan)  # one unfinished epoch: no checkpoint inside a window
     with tempfile.TemporaryDirectory() as checkpoint_dir:
         train(net, make_sde(**SDE), data, lr=LR, batch_size=batch_size, epochs=[1], checkpoint_dir=checkpoint_dir,
-              seed=0, config={"net": "unet2d", "channels": plan.channels, "sde": SDE}, device=device,
+              seed=0, config={"net": plan.net, "channels": plan.channels, "sde": SDE}, device=device, fast_path=speed,
               log=lambda step, metrics: window_ends.append(now(device)), log_every=plan.window_steps, max_steps=steps)
-    return {"loop": "project", **throughput(window_ends, plan, batch_size)}
+    return {"loop": label, **throughput(window_ends, plan, batch_size)}
 
 
 def reference_training(net, plan: Plan, device: torch.device) -> dict:
@@ -199,20 +235,39 @@ def peak_memory(channels: list[int], plan: Plan, device: torch.device) -> dict:
     return row
 
 
+def training_table(report: dict, rows: list[dict], net: str) -> list[str]:
+    lines = [
+        "| config | net | device | loop | batch | samples/s | ratio to reference | gain over the row above | model FLOP utilisation | peak GPU memory (GiB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    reference = rows[0]["samples_per_second"]
+    for row in rows:
+        utilisation, peak, gain = row.get("model_flop_utilisation"), row["peak_gib"], row.get("gain")
+        lines.append(
+            f"| {report['config']} | {net} | {report['device']} | {row['loop']} | {row['batch_size']} | {row['samples_per_second']:.1f} "
+            f"| {row['samples_per_second'] / reference:.2f} | {'-' if gain is None else f'{gain:.2f}'} "
+            f"| {'-' if utilisation is None else f'{utilisation:.1%}'} | {'-' if peak is None else f'{peak:.2f}'} |"
+        )
+    return lines
+
+
 def markdown(report: dict) -> str:
     """The report as markdown tables."""
-    lines = [
-        f"# Benchmark: {report['config']} config on {report['device_name']} (torch {report['torch']})", "",
-        "| config | device | loop | batch | samples/s | ratio to reference | model FLOP utilisation | peak GPU memory (GiB) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    plan = report["plan"]
+    lines = [f"# Benchmark: {report['config']} config on {report['device_name']} (torch {report['torch']}, {report['threads']} threads)", ""]
+    lines += [f"Load average (1, 5, 15 min) before: {report['uptime_load_before']}, after: {report['uptime_load_after']}.", ""]
+    lines += training_table(report, report["training"], f"unet2d {plan['channels']} 1x{plan['size']}x{plan['size']}")
+    if report["training_1d"]:
+        lines += ["", *training_table(report, report["training_1d"], f"unet1d 1x{plan['size'] ** 2}")]
+    lines += [
+        "", f"Samplers, {plan['sampler_batch']} samples per draw, {plan['sampler_steps']} steps (ODE: rtol = atol = {plan['rtol']}):", "",
+        "| sampler | fast path | NFE before / fast | seconds per sample before | fast | speed-up | largest difference |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    reference = report["training"][0]["samples_per_second"]
-    for row in report["training"]:
-        utilisation, peak = row.get("model_flop_utilisation"), row["peak_gib"]
+    for row in report["samplers"]:
         lines.append(
-            f"| {report['config']} | {report['device']} | {row['loop']} | {row['batch_size']} | {row['samples_per_second']:.1f} "
-            f"| {row['samples_per_second'] / reference:.2f} | {'-' if utilisation is None else f'{utilisation:.1%}'} "
-            f"| {'-' if peak is None else f'{peak:.2f}'} |"
+            f"| {row['sampler']} | {row['fast_path']} | {row['before']['nfe']} / {row['fast']['nfe']} | {row['before']['seconds_per_sample']:.3f} "
+            f"| {row['fast']['seconds_per_sample']:.3f} | {row['speedup']:.2f}x | {row['max_abs_difference']:.3g} |"
         )
     s = report["sampling"]
     lines += [
@@ -240,12 +295,21 @@ def with_peak_memory(measure, device: torch.device) -> dict:
 
 
 def training_rows(plan: Plan, device: torch.device) -> list[dict]:
-    """The reference loop, then this project's at each batch size; the loops take turns `rounds` times.
+    """The reference loop, then this project's; the loops take turns `rounds` times.
 
-    Each row's samples/s is the median over all its timed windows.
+    On CUDA this project's loop runs with its automatic fast path at each batch size; on the CPU at
+    the study's batch with each speed-up of CPU_STEPS added in turn. Each row's samples/s is the
+    median over all its timed windows; `gain` is its ratio to the row above.
     """
     loops = [lambda: reference_training(fresh_net(plan, device), plan, device)]
-    loops += [lambda b=b: project_training(fresh_net(plan, device), plan, b, device) for b in plan.batch_sizes]
+    if device.type == "cuda":
+        loops += [lambda b=b: project_training(fresh_net(plan, device), plan, b, device) for b in plan.batch_sizes]
+    else:
+        loops += [
+            lambda label=label, speed=speed: project_training(fresh_net(plan, device), plan, STUDY_BATCH, device, speed, label)
+            for label, speed in CPU_STEPS[plan.net]
+            if plan.compile_rows or not speed.compile
+        ]
     turns = [[with_peak_memory(loop, device) for loop in loops] for _ in range(plan.rounds)]
     rows = []
     for runs in zip(*turns):
@@ -253,22 +317,77 @@ def training_rows(plan: Plan, device: torch.device) -> list[dict]:
         peaks = [run["peak_gib"] for run in runs]
         rows.append({**runs[0], "samples_per_second": statistics.median(rates), "window_samples_per_second": rates,
                      "peak_gib": None if None in peaks else max(peaks)})
+    for above, row in zip(rows, rows[1:]):
+        row["gain"] = row["samples_per_second"] / above["samples_per_second"]
     return rows
 
 
-def speed(plan: Plan, device: torch.device) -> dict:
-    """Training rows (reference first), model FLOP utilisation on CUDA, and the ODE sampler comparison."""
+def sampler_rows(plan: Plan, device: torch.device) -> list[dict]:
+    """Seconds per sample of each sampler before the fast path and on it, same net and prior draws, taking turns.
+
+    Before: float32 under no_grad, as the sample stage ran. Fast: the net wrapped in
+    sgm.fastpath.Accelerated with the automatic fast path, under inference_mode. Reports the
+    fastest time of each, both NFEs and the largest difference between their samples.
+    """
+    sde = make_sde(**SDE)
+    net = fresh_net(plan, device).eval().requires_grad_(False)
+    speed = fastpath.choose("auto", "off", device, len(example_shape(plan, 1)))
+    variants = {
+        "before": (score_fn_from_net(net, sde), torch.no_grad),
+        "fast": (score_fn_from_net(fastpath.Accelerated(fresh_net(plan, device).eval().requires_grad_(False), speed), sde), torch.inference_mode),
+    }
+    settings = {
+        "euler_maruyama": {"steps": plan.sampler_steps},
+        "predictor_corrector": {"steps": plan.sampler_steps},
+        "probability_flow_ode": {"rtol": plan.rtol, "atol": plan.atol},
+        "heun": {"steps": plan.sampler_steps},
+    }
+    shape = example_shape(plan, plan.sampler_batch)
+    rows = []
+    for name, kwargs in settings.items():
+        sample_fn, seconds, results = get_sampler(name), {v: [] for v in variants}, {}
+        for _ in range(plan.rounds):
+            for variant, (score_fn, mode) in variants.items():
+                generator = torch.Generator(device).manual_seed(0)
+                with mode():
+                    (x, nfe), elapsed = timed(lambda: sample_fn(score_fn, sde, shape, **kwargs, generator=generator, device=device), device)
+                seconds[variant].append(elapsed / plan.sampler_batch)
+                results[variant] = (x.float().cpu(), nfe)
+        rows.append({
+            "sampler": name, **kwargs, "fast_path": speed.describe(),
+            "before": {"nfe": results["before"][1], "seconds_per_sample": min(seconds["before"]), "all": seconds["before"]},
+            "fast": {"nfe": results["fast"][1], "seconds_per_sample": min(seconds["fast"]), "all": seconds["fast"]},
+            "speedup": min(seconds["before"]) / min(seconds["fast"]),
+            "max_abs_difference": float((results["before"][0] - results["fast"][0]).abs().max()),
+        })  # fmt: skip
+    return rows
+
+
+def speed(plan: Plan, device: torch.device, config: str) -> dict:
+    """Training rows (reference first; on the CPU also for the 1-D net), model FLOP utilisation on
+    CUDA, the samplers before and on the fast path, and the ODE sampler comparison."""
     training = training_rows(plan, device)
-    result = {"training": training, "bf16_matmul_tflops": None}
+    result = {"training": training, "bf16_matmul_tflops": None, "training_1d": None}
+    if device.type == "cpu":
+        result["training_1d"] = training_rows(waveform_plan(plan, config), device)
+    result["samplers"] = sampler_rows(plan, device)
     if device.type == "cuda":
         forward_flops = count_flops(fresh_net(plan, device), torch.zeros(1, 1, plan.size, plan.size, device=device))
         peak_rate = bf16_matmul_flops(device)
         result["bf16_matmul_tflops"] = peak_rate / 1e12
         for row in training:
             row["model_flop_utilisation"] = 3 * forward_flops * row["samples_per_second"] / peak_rate
-    result["training_speedup"] = training[1]["samples_per_second"] / training[0]["samples_per_second"]
+    result["training_speedup"] = training[-1]["samples_per_second"] / training[0]["samples_per_second"]
     result["sampling"] = sampling(plan, device)
     return result
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: other work on the machine slows every loop measured."""
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
 
 
 def main(argv=None) -> dict:
@@ -276,11 +395,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--config", choices=["tiny", "study"], default="study")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    parser.add_argument("--skip-compile", action="store_true", help="leave out the CPU + torch.compile rows (minutes of compiling)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda given but CUDA is not available")
     plan = make_plan(args.config, device)
+    if args.skip_compile:
+        plan = Plan(**{**asdict(plan), "compile_rows": False})
     cuda = device.type == "cuda"
     report = {
         "config": args.config,
@@ -289,7 +411,9 @@ def main(argv=None) -> dict:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "plan": asdict(plan),
-        **speed(plan, device),
+        "uptime_load_before": load_average(),
+        **speed(plan, device, args.config),
+        "uptime_load_after": load_average(),
         "memory": None,
     }
     if cuda and args.config == "study":

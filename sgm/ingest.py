@@ -8,7 +8,10 @@ pass. Nothing here writes to the folder.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from sgm.dsp import cut_clips
 
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".w64", ".rf64", ".caf"})
 SILENCE_DBFS = -90.0
+# libsndfile's words when its MPEG decoder finds no frame in a file that does exist
+MISLEADING_MPEG_ERROR = "File does not exist or is not a regular file (possibly a pipe?)."
+
 LABEL_COLUMNS = ("file", "instrument", "pitch")
 
 
@@ -133,6 +139,24 @@ def _wav_truncation(path: Path) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def decoder_chatter_silenced():
+    """Send the process's stderr (file descriptor 2) to /dev/null for the block.
+
+    libsndfile's MP3 decoder (mpg123) prints "Note: Illegal Audio-MPEG-Header..." lines straight to
+    the C stderr for files that are not MP3; the reason a file is rejected comes back as an error instead.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Read and check one file: float64 samples (channels, frames) and the sample rate."""
     path = Path(path)
@@ -142,12 +166,15 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     if truncation:
         raise UnusableAudio(truncation)
     try:
-        with sf.SoundFile(path) as handle:
+        with decoder_chatter_silenced(), sf.SoundFile(path) as handle:
             declared = handle.frames
             audio = handle.read(dtype="float64", always_2d=True)
             rate = handle.samplerate
     except sf.LibsndfileError as err:
-        raise UnusableAudio(f"not readable as audio ({err.error_string.removeprefix('Error : ')})") from None
+        reason = err.error_string.removeprefix("Error : ")
+        if reason == MISLEADING_MPEG_ERROR:
+            reason = f"Format not recognised: no audio frames in this {path.suffix} file"
+        raise UnusableAudio(f"not readable as audio ({reason})") from None
     if len(audio) < declared:
         raise UnusableAudio(f"truncated: its header declares {declared} frames but only {len(audio)} could be read")
     if not np.isfinite(audio).all():

@@ -23,7 +23,7 @@ def _rademacher(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 
 
 @torch.no_grad()
-def log_likelihood(score_fn, sde: SDE, x: torch.Tensor, rtol=1e-5, atol=1e-5, eps=1e-5, generator=None):
+def log_likelihood(score_fn, sde: SDE, x: torch.Tensor, rtol=1e-5, atol=1e-5, eps=1e-5, generator=None, progress=False):
     """Log density (nats per example, shape (batch,)) of x under the model's p_eps; returns (logp, nfe).
 
     The divergence estimate is unbiased; the Rademacher probe makes it exact for any
@@ -44,7 +44,7 @@ def log_likelihood(score_fn, sde: SDE, x: torch.Tensor, rtol=1e-5, atol=1e-5, ep
         return torch.cat([velocity.detach().flatten(1), divergence], dim=1)
 
     start = torch.cat([x.flatten(1), x.new_zeros(batch, 1)], dim=1)
-    end, nfe = solve_rk45(joint_velocity, start, eps, sde.T, rtol=rtol, atol=atol)
+    end, nfe = solve_rk45(joint_velocity, start, eps, sde.T, rtol=rtol, atol=atol, progress=progress)
     prior_point = end[:, :dims].reshape(x.shape)
     return sde.prior_logp(prior_point) + end[:, dims], nfe
 

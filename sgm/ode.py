@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
+
+from sgm.progress import progress_bar
 
 SAFETY = 0.9
 MIN_FACTOR = 0.2
@@ -91,7 +92,7 @@ def solve_rk45(
     f = fn(t, y)
     step = _initial_step(fn, t, y, f, t1 - t, rtol, atol)
     nfe = 2
-    with tqdm(total=abs(t1 - t), disable=not progress, desc="RK45") as bar:
+    with progress_bar(total=abs(t1 - t), disable=not progress, desc="RK45") as bar:
         while direction * (t1 - t) > 0:
             min_step = 10 * abs(math.nextafter(t, direction * math.inf) - t)
             step, rejected = max(step, min_step), False

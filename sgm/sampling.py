@@ -13,9 +13,9 @@ import math
 from itertools import pairwise
 
 import torch
-from tqdm.auto import tqdm
 
 from sgm.ode import solve_rk45
+from sgm.progress import progress_bar
 from sgm.sde import SDE, per_example
 
 
@@ -58,7 +58,7 @@ def euler_maruyama(score_fn, sde: SDE, shape, steps=500, eps=1e-3, progress=Fals
     Returns the noise-free mean of the last step, as Song et al.'s code does.
     """
     x = sde.prior_sampling(shape, generator=generator, device=device)
-    for t, t_next in tqdm(list(pairwise(_uniform_times(sde, steps, eps))), disable=not progress, desc="EM"):
+    for t, t_next in progress_bar(list(pairwise(_uniform_times(sde, steps, eps))), disable=not progress, desc="EM"):
         dt = t_next - t
         vec_t = _time_vector(t, x)
         drift, diffusion = sde.sde(x, vec_t)
@@ -116,7 +116,7 @@ def predictor_corrector(
     times = _uniform_times(sde, steps, eps)
     retention, variance = _kernel_steps(sde, times, x)
     langevin_steps = _langevin_steps(sde, times, retention, snr)
-    for i, t in enumerate(tqdm(times[:-1], disable=not progress, desc="PC")):
+    for i, t in enumerate(progress_bar(times[:-1], disable=not progress, desc="PC")):
         vec_t = _time_vector(t, x)
         for _ in range(corrector_steps):
             step = langevin_steps[i]
@@ -184,7 +184,7 @@ def heun(score_fn, sde: SDE, shape, steps=18, rho=7.0, eps=1e-3, progress=False,
         return -sigmas[i] * scales[i] * score_fn(scales[i] * y, _time_vector(times[i], y))
 
     y = x / scales[0]
-    for i in tqdm(range(steps), disable=not progress, desc="Heun"):
+    for i in progress_bar(range(steps), disable=not progress, desc="Heun"):
         step = sigmas[i + 1] - sigmas[i]
         direction = slope(y, i)
         y_next = y + step * direction

@@ -1,9 +1,10 @@
 """Train a score network by denoising score matching, with EMA weights and resumable checkpoints.
 
 `train` is the whole loop in one function (nanoGPT style) and its fast path is in plain sight:
-on CUDA, bf16 autocast, channels_last, the data set resident on the GPU when it fits,
-torch.compile, a fused Adam, and no host synchronisation between log points. The CPU runs the
-same code without autocast or compile.
+bf16 autocast, channels_last and torch.compile as `sgm.fastpath.choose` picks them for the
+device (on CUDA all three; on a CPU with native bf16, bf16 and channels_last), and on CUDA the
+data set resident on the GPU when it fits, a fused Adam, and no host synchronisation between
+log points.
 
 Reproducibility: the example order of epoch e is a permutation drawn from (seed, e), and the
 noise (t, z) of the loss comes from one torch.Generator per rank whose state is checkpointed,
@@ -13,13 +14,13 @@ so a run stopped and resumed from `last.pt` ends with the same weights as an uni
 Checkpoints (torch.load(..., weights_only=True): tensors and plain Python data only):
   {"config", "model", "ema", "optimizer", "step", "epoch", "rng", "batch_in_epoch",
    "epoch_loss_sums", "train_loss"}
-`epoch_NNN.pt` is written after each listed epoch; `last.pt` after every epoch and when
-`max_steps` stops the run mid-epoch, so a killed run loses at most one epoch.
+`epoch_NNN.pt` is written after each listed epoch; `last.pt` after every epoch, every
+`save_every_steps` steps or `save_every_seconds` seconds, and when `max_steps` or `stop()` ends
+the run mid-epoch, so a killed run loses at most that much work.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import pickle
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from sgm import distributed
+from sgm import distributed, fastpath
 from sgm.conditioning import drop_labels
 from sgm.losses import WEIGHTINGS, dsm_loss
 from sgm.model import REQUIRED_KEYS, build_model
@@ -46,6 +47,41 @@ NO_STEP = torch.iinfo(torch.int64).max
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the step. Checkpoints written before stay."""
+
+
+class TrainingStopped(Exception):
+    """`stop()` asked training to end; `last.pt` holds the state at `step`, from which `train` resumes."""
+
+    def __init__(self, step: int, epoch: int):
+        super().__init__(f"stopped on request after step {step} (in epoch {epoch}); last.pt holds the state to resume from")
+        self.step, self.epoch = step, epoch
+
+
+class SaveSchedule:
+    """When to write last.pt in the middle of an epoch: every `every_steps` steps, every
+    `every_seconds` seconds, or as soon as `stop()` returns True; all ranks agree on it."""
+
+    def __init__(self, every_steps: int | None, every_seconds: float | None, stop: Callable[[], bool] | None, here: distributed.World):
+        self.every_steps, self.every_seconds, self.stop, self.here = every_steps, every_seconds, stop, here
+        self.last_save = time.monotonic()
+        self.stopping = False
+
+    def due(self, step: int) -> bool:
+        """Whether to save after optimizer step `step`; sets `stopping` when a stop was asked for."""
+        if self.every_steps is None and self.every_seconds is None and self.stop is None:
+            return False
+        stopping = self.stop is not None and self.stop()
+        due = (
+            stopping
+            or (self.every_steps is not None and step % self.every_steps == 0)
+            or (self.every_seconds is not None and time.monotonic() - self.last_save >= self.every_seconds)
+        )
+        flags = distributed.min_over_ranks(torch.tensor([not due, not stopping]), self.here)  # any rank's yes is everyone's
+        self.stopping = not bool(flags[1])
+        return not bool(flags[0])
+
+    def saved(self) -> None:
+        self.last_save = time.monotonic()
 
 
 def derived_seed(seed: int, stream: int, index: int) -> int:
@@ -116,7 +152,7 @@ def read_checkpoint(path, required=CHECKPOINT_KEYS, map_location="cpu") -> dict:
     return state
 
 
-def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size) -> None:
+def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size, fast_path="auto", save_every_steps=None, save_every_seconds=None) -> None:
     """ValueError listing every bad argument of `train` at once."""
     problems = []
     if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.dim() < 2:
@@ -142,6 +178,12 @@ def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema
         problems.append(f"loss_weighting {loss_weighting!r} is not one of {WEIGHTINGS}")
     if compile not in COMPILE_MODES:
         problems.append(f"compile {compile!r} is not one of {COMPILE_MODES}")
+    if not isinstance(fast_path, fastpath.FastPath) and fast_path not in fastpath.MODES:
+        problems.append(f"fast_path {fast_path!r} is not one of {fastpath.MODES}")
+    if save_every_steps is not None and (not isinstance(save_every_steps, int) or save_every_steps < 1):
+        problems.append(f"save_every_steps must be a positive integer or None, got {save_every_steps}")
+    if save_every_seconds is not None and not save_every_seconds > 0:
+        problems.append(f"save_every_seconds must be positive or None, got {save_every_seconds}")
     if not isinstance(log_every, int) or log_every < 1:
         problems.append(f"log_every must be a positive integer, got {log_every}")
     if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 0):
@@ -178,16 +220,24 @@ def train(
     log_sigma: tuple[float, float] = (-1.2, 1.2),
     device=None,
     compile: str = "auto",
+    fast_path: str | fastpath.FastPath = "auto",
     log: Callable[[int, dict], None] | None = None,
     log_every: int = 50,
     on_checkpoint: Callable[[int, Path], None] | None = None,
     max_steps: int | None = None,
+    save_every_steps: int | None = None,
+    save_every_seconds: float | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> dict[int, float]:
     """Train `net` in place with Adam on the DSM loss; return {epoch: mean train loss} of all finished epochs.
 
     Resumes from `checkpoint_dir/last.pt` when present (its config must equal `config`).
     `max_steps` stops after that many optimizer steps in all (resumed ones included) and
-    writes `last.pt`, so "N steps" equals "N/2 steps, then resume with N". `log(step, metrics)`
+    writes `last.pt`, so "N steps" equals "N/2 steps, then resume with N". `last.pt` is also
+    written every `save_every_steps` steps and every `save_every_seconds` seconds, and when
+    `stop()` (asked after each step, e.g. "was SIGTERM received?") returns True, after which
+    TrainingStopped is raised. `fast_path` (auto|on|off) and `compile` pick bf16 autocast,
+    channels_last and torch.compile (see sgm.fastpath). `log(step, metrics)`
     is called every `log_every` steps (loss, learning rate, throughput) and at each epoch's end
     (epoch, its mean loss), and `on_checkpoint(epoch, path)` after each epoch_NNN.pt,
     on rank 0 only. `batch_size` is the global batch, split evenly over the ranks of a
@@ -199,7 +249,8 @@ def train(
     check_train_args(
         data=data, labels=labels, label_dropout=label_dropout, epochs=epochs, batch_size=batch_size, lr=lr, ema_decay=ema_decay, grad_clip=grad_clip,
         loss_weighting=loss_weighting, compile=compile, log_every=log_every, max_steps=max_steps, seed=seed,
-        config=config, world_size=here.size,
+        config=config, world_size=here.size, fast_path=fast_path, save_every_steps=save_every_steps,
+        save_every_seconds=save_every_seconds,
     )
     device = distributed.device_for(device, here)
     distributed.init(here, device)
@@ -208,7 +259,8 @@ def train(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
     cuda = device.type == "cuda"
-    memory_format = torch.channels_last if cuda and data.dim() == 4 else torch.preserve_format
+    speed = fastpath.choose(fast_path, compile, device, data.dim())
+    memory_format = speed.memory_format(data.dim())
     net.to(device, memory_format=memory_format)
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, fused=cuda)
@@ -238,9 +290,10 @@ def train(
     model = net
     if here.size > 1:
         model = DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
-    if compile == "on" or (compile == "auto" and cuda):
+    if speed.compile:
         model = torch.compile(model)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
+    autocast = speed.autocast(device)
+    saves = SaveSchedule(save_every_steps, save_every_seconds, stop, here)
     steps_per_epoch = len(data) // batch_size
     check_every = log_every if cuda else 1
     nonfinite_at = torch.full((), NO_STEP, device=device)  # the first step whose loss was NaN/inf
@@ -268,6 +321,16 @@ def train(
             "epoch_loss_sums": [loss_sum for _, loss_sum in per_rank],
             "train_loss": train_loss,
         }
+
+    def save_mid_epoch() -> None:
+        """Write last.pt now (after checking the loss), then raise TrainingStopped if a stop was asked for."""
+        raise_if_diverged()
+        state = snapshot()
+        if here.is_main:
+            save_checkpoint(state, last)
+        saves.saved()
+        if saves.stopping:
+            raise TrainingStopped(step, epochs_done + 1)
 
     window_loss_sum, window_start, window_steps = torch.zeros((), device=device), time.perf_counter(), 0
     while epochs_done < epochs[-1]:
@@ -299,6 +362,8 @@ def train(
             batches_done += 1
             if step % check_every == 0:
                 raise_if_diverged()
+            if batches_done < len(batches) and saves.due(step):
+                save_mid_epoch()
             if step % log_every == 0 and here.is_main and log is not None:
                 window_loss = window_loss_sum.item() / window_steps
                 seconds = time.perf_counter() - window_start

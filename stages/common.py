@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -56,21 +57,28 @@ def eval_metrics_file(point: str) -> Path:
     return RUNS_DIR / point / "eval" / "metrics.json"
 
 
+def summary_file(point: str) -> Path:
+    """A grid point's headline numbers under short names, for `dvc exp show` (see stages.evaluate)."""
+    return RUNS_DIR / point / "summary.json"
+
+
 REFERENCE_FILE = RESULTS_DIR / "reference" / "metrics.json"
 
 
 @contextlib.contextmanager
-def atomic_dir(path: Path, keep_failed: bool = False):
+def atomic_dir(path: Path, keep_failed: bool = False, reuse: bool = False):
     """Yield a fresh temporary directory that replaces `path` only if the block succeeds.
 
     DVC caches a stage's outputs after it exits; writing beside the final path and renaming at the
     end means a failed or interrupted stage never leaves a half-written output behind. With
-    `keep_failed`, a failed attempt stays in .NAME.partial beside it for inspection until the next run.
+    `keep_failed`, a failed attempt stays in .NAME.partial beside it for inspection until the next
+    run; with `reuse`, the next run continues in it instead of emptying it.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = partial_dir(path)
+    if not reuse:
+        shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True, exist_ok=reuse)
     try:
         yield tmp
     except BaseException:
@@ -90,6 +98,32 @@ def read_layout() -> Layout:
         return layout_from_dict(json.loads(path.read_text()))
     except (ValueError, TypeError) as err:
         raise StageError(f"{path} is not a layout written by the tensorize stage: {err}") from None
+
+
+def partial_dir(path: Path) -> Path:
+    """Where atomic_dir builds `path`: .NAME.partial beside it."""
+    return Path(path).with_name(f".{Path(path).name}.partial")
+
+
+@contextlib.contextmanager
+def stop_requests(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Turn the first SIGINT (Ctrl-C) or SIGTERM into a request to stop cleanly.
+
+    Yields a function that says whether one arrived, for the work to ask at a safe point; a
+    second signal of the same kind acts at once, as it would without this.
+    """
+    received = []
+
+    def request(signum, frame):
+        received.append(signum)
+        signal.signal(signum, previous[signum])
+
+    previous = {signum: signal.signal(signum, request) for signum in signals}
+    try:
+        yield lambda: bool(received)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def write_json(path: Path, data) -> None:

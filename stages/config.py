@@ -254,6 +254,9 @@ class Train(Section):
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: PositiveFloat | None = 1.0
     compile: Literal["auto", "on", "off"] = "auto"
+    fast_path: Literal["auto", "on", "off"] = "auto"
+    save_every_minutes: PositiveFloat | None = 5.0
+    save_every_steps: PositiveInt | None = None
     log_every: PositiveInt = 50
 
     @model_validator(mode="after")
@@ -308,6 +311,7 @@ class Heun(Section):
 class Sample(Section):
     n_samples: PositiveInt = 8
     batch_size: PositiveInt = 8
+    fast_path: Literal["auto", "on", "off"] = "auto"
     guidance: Annotated[float, Field(ge=0)] = 0.0  # classifier-free guidance scale w (conditional models)
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()

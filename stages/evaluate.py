@@ -6,16 +6,21 @@ sgm.metrics.data_bin_width), and the ODE's NFE; it does not depend on the sample
 checkpoint and sampler: pitchedness, pitch accuracy, spectral flatness and the Frechet distance
 of the samples' CREPE embeddings to the held-out clips'; for conditional samples, the share
 recognised as the requested digit or instrument.
-Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>": {...}}}.
+Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>": {...}}}, and
+runs/POINT/summary.json: the numbers compared first, of the last checkpoint, under short names
+for `dvc exp show` (test_loss, bpd, and per sampler pitched, pitch_acc, fd; see SHORT_NAMES).
 """
 
 from __future__ import annotations
+
+import json
 
 import torch
 
 from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
+from sgm.progress import progress_bar
 from sgm.train import load_for_inference, read_checkpoint
 from stages.classifiers import LabelClassifiers, requested_accuracy
 from stages.common import (
@@ -26,13 +31,29 @@ from stages.common import (
     grid_point_argument,
     run_stage,
     samples_dir,
+    summary_file,
     train_dir,
+    train_metrics_file,
     write_json,
 )
 from stages.config import Evaluate, load_params
 from stages.labels import tensor_labels
 from stages.melody_eval import melody_evaluation, read_layout
 from stages.reference import RealData, load_real_data, spread
+
+SHORT_NAMES = {
+    "samplers": {"euler_maruyama": "em", "predictor_corrector": "pc", "probability_flow_ode": "ode", "heun": "heun"},
+    "metrics": {"pitchedness": "pitched", "pitch_accuracy": "pitch_acc", "frechet_distance": "fd"},
+}
+
+
+def summary(test_loss: float, last: dict) -> dict:
+    """The last checkpoint's headline numbers under short names: test_loss, bpd, {em, pc, ode, heun}.{pitched, pitch_acc, fd}."""
+    numbers = {"test_loss": test_loss, **({"bpd": last["bpd"]} if "bpd" in last else {})}
+    for sampler, short in SHORT_NAMES["samplers"].items():
+        if sampler in last:
+            numbers[short] = {name: last[sampler][metric] for metric, name in SHORT_NAMES["metrics"].items()}
+    return numbers
 
 
 def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int, programs: dict[str, int]) -> dict[str, float]:
@@ -52,7 +73,7 @@ def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: i
     score_fn = score_fn_from_net(net, sde, None if labels is None else labels.to(device))
     generator = torch.Generator(device).manual_seed(seed)
     likelihood = settings.likelihood
-    logp, nfe = log_likelihood(score_fn, sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator)
+    logp, nfe = log_likelihood(score_fn, sde, x, likelihood.rtol, likelihood.atol, likelihood.eps, generator, progress=True)
     return {"bpd": bits_per_dim(logp, x[0].numel(), bin_width).mean().item(), "bpd_nfe": float(nfe)}
 
 
@@ -96,20 +117,29 @@ def main() -> None:
         for name in checkpoints
         for sampler in params.sample.samplers
     }
-    missing = [str(path) for path in [*checkpoints.values(), *samples.values()] if not path.is_file()]
+    missing = [str(path) for path in [*checkpoints.values(), *samples.values(), train_metrics_file(point)] if not path.is_file()]
     if missing:
         raise StageError("missing input(s) (run the train and sample stages first):\n  " + "\n  ".join(missing))
 
     real = load_real_data(settings)
     classifiers = LabelClassifiers(real.layout, params.render.programs)
     metrics = {}
-    for name, checkpoint in checkpoints.items():
-        metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed, params.render.programs)
-        for sampler in params.sample.samplers:
-            quality = sample_quality(samples[name, sampler], real, settings, classifiers)
-            if quality:
-                metrics[name][sampler] = quality
+    scored = params.sample.samplers
+    with progress_bar(total=len(checkpoints) * (1 + len(scored)), desc=f"evaluate@{point}", unit="task") as bar:
+        for name, checkpoint in checkpoints.items():
+            bar.set_postfix_str(f"{name} bits/dim")
+            metrics[name] = heldout_bits_per_dim(checkpoint, real, settings, params.seed, params.render.programs)
+            bar.update()
+            for sampler in scored:
+                bar.set_postfix_str(f"{name} {sampler}")
+                quality = sample_quality(samples[name, sampler], real, settings, classifiers)
+                if quality:
+                    metrics[name][sampler] = quality
+                bar.update()
     write_json(eval_metrics_file(point), metrics)
+    last = checkpoint_name(params.train.epochs[-1])
+    test_loss = json.loads(train_metrics_file(point).read_text())[last]["test_loss"]
+    write_json(summary_file(point), summary(test_loss, metrics[last]))
 
 
 if __name__ == "__main__":

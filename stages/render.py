@@ -16,6 +16,7 @@ import pandas as pd
 
 from sgm.audio_io import write_wav
 from sgm.dsp import cut_clips, to_mono
+from sgm.progress import progress_bar
 from sgm.soundfont import SoundFont, SoundFontError, default_soundfont, gm_family, note_name, pitch_hz
 from stages.common import NOTES_DIR, StageError, atomic_dir, run_stage, write_json
 from stages.config import Render, load_params
@@ -64,7 +65,7 @@ def render_from_soundfont(render: Render, out: Path) -> None:
     first_ids = [i * notes_per_program for i in range(n)]
     with ProcessPoolExecutor(min(os.cpu_count() or 1, n)) as pool:
         per_program = pool.map(render_program, [render] * n, instruments, first_ids, [out] * n)
-        rows = [row for program_rows in per_program for row in program_rows]
+        rows = [row for program_rows in progress_bar(per_program, total=n, desc="render", unit="instrument") for row in program_rows]
     pd.DataFrame(rows).to_csv(out / "notes.csv", index=False)
     counts = {"clips": len(rows), "notes": n * notes_per_program, "programs": n}
     write_json(out / "metrics.json", counts)

@@ -5,6 +5,8 @@ All samplers of one checkpoint start from the same seeded prior draws, so they c
 A conditional model is asked for a seeded, balanced list of labels (sgm.conditioning.balanced_requests)
 with classifier-free guidance `sample.guidance`; each WAV is named after what was asked
 (sample_003_flute_G4.wav) and samples.pt records the requests under "requested".
+The net runs on the fast path that `sample.fast_path` picks (sgm.fastpath: bf16 autocast and
+channels_last where they are faster); the samplers' own arithmetic stays float32.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import time
 
 import torch
 
+from sgm import fastpath
 from sgm.audio_io import write_wav
 from sgm.conditioning import balanced_requests, describe, encode_labels
 from sgm.losses import score_fn_from_net
+from sgm.progress import progress_bar
 from sgm.sampling import get_sampler
 from sgm.train import load_for_inference, read_checkpoint
 from stages.common import (
@@ -45,20 +49,26 @@ def main() -> None:
         raise StageError("missing checkpoint(s) (run the train stage first): " + ", ".join(missing))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
+    speed = fastpath.choose(settings.fast_path, "off", device, 1 + len(layout.shape))
     metrics = {}
-    with atomic_dir(samples_dir(point)) as out:
+    speed = fastpath.choose(settings.fast_path, "off", device, 1 + len(layout.shape))
+    bar = progress_bar(total=len(checkpoints) * len(settings.samplers), desc=f"sample@{point}", unit="draw")
+    with atomic_dir(samples_dir(point)) as out, bar:
         for ckpt, path in checkpoints.items():
             try:
                 net, sde = load_for_inference(path, device=device)
             except ValueError as err:
                 raise StageError(str(err)) from None
+            net = fastpath.Accelerated(net, speed)
             conditioning = read_checkpoint(path, required=("config",))["config"].get("conditioning") or {}
             requests = balanced_requests(conditioning, settings.n_samples, params.seed)
             metrics[ckpt] = {}
             for sampler in settings.samplers:
+                bar.set_postfix_str(f"{ckpt} {sampler}")
                 x, nfe, seconds = draw(get_sampler(sampler), net, sde, conditioning, requests, layout.shape, settings, sampler, params.seed, device)
                 metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
                 save(out / ckpt / sampler, x, layout, requests)
+                bar.update()
     write_json(sampling_metrics_file(point), metrics)
 
 
@@ -67,12 +77,14 @@ def draw(sample_fn, net, sde, conditioning, requests, shape, settings, sampler, 
     generator = torch.Generator(device).manual_seed(seed)
     batches, nfes = [], []
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.inference_mode():
         for first in range(0, settings.n_samples, settings.batch_size):
             size = min(settings.batch_size, settings.n_samples - first)
             labels = encode_labels(conditioning, requests[first : first + size]).to(device) if conditioning else None
             score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0)
-            x, nfe = sample_fn(score_fn, sde, (size, *shape), **settings.settings(sampler), generator=generator, device=device)
+            x, nfe = sample_fn(
+                score_fn, sde, (size, *shape), **settings.settings(sampler), progress=True, generator=generator, device=device
+            )
             batches.append(x.float().cpu())
             nfes.append(nfe)
     if device.type == "cuda":

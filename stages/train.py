@@ -1,11 +1,15 @@
 """Train one grid point, with a checkpoint at each listed epoch: python -m stages.train POINT.
 
+A run killed or stopped (Ctrl-C, SIGTERM) keeps its state in runs/POINT/.train.partial and the
+next run continues from it when nothing that determines the run changed (stages.resume).
+
 On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 
@@ -14,7 +18,8 @@ from dvclive import Live
 
 from sgm.distributed import world
 from sgm.model import build_model
-from sgm.train import TrainingDiverged, evaluate_loss, load_for_inference, train
+from sgm.progress import progress_bar
+from sgm.train import TrainingDiverged, TrainingStopped, evaluate_loss, load_for_inference, train
 from stages.common import (
     TENSORS_DIR,
     StageError,
@@ -22,13 +27,16 @@ from stages.common import (
     checkpoint_file,
     checkpoint_name,
     grid_point_argument,
+    partial_dir,
     run_stage,
+    stop_requests,
     train_dir,
     train_metrics_file,
     write_json,
 )
 from stages.config import load_params
 from stages.labels import label_vocabularies, tensor_labels
+from stages.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
 
 
 def main() -> None:
@@ -63,7 +71,12 @@ def main() -> None:
     test_labels = tensor_labels(conditioning, test_set, params.render.programs)
     log_sigma = (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)
 
-    def fit(checkpoint_dir, log=None, on_checkpoint=None):
+    partial = partial_dir(train_dir(point))
+    run_fingerprint = fingerprint(params, point, TENSORS_DIR)
+    resume_step, account = resume_point(partial, run_fingerprint)
+    save_every_seconds = None if settings.save_every_minutes is None else 60 * settings.save_every_minutes
+
+    def fit(checkpoint_dir, log=None, stop=None, on_checkpoint=None):
         try:
             return train(
                 net,
@@ -81,6 +94,10 @@ def main() -> None:
                 label_dropout=settings.label_dropout,
                 log_sigma=log_sigma,
                 compile=settings.compile,
+                fast_path=settings.fast_path,
+                save_every_steps=settings.save_every_steps,
+                save_every_seconds=save_every_seconds,
+                stop=stop,
                 log=log,
                 log_every=settings.log_every,
                 on_checkpoint=on_checkpoint,
@@ -88,15 +105,31 @@ def main() -> None:
             )
         except TrainingDiverged as err:
             raise StageError(f"{point}: {err}") from None
+        except TrainingStopped as err:
+            raise StageError(f"{point}: stopped after step {err.step} (epoch {err.epoch}); {partial} keeps the state and the next run resumes from it") from None
 
     if not world().is_main:  # a helper process of a torchrun launch: rank 0 writes everything
-        with tempfile.TemporaryDirectory() as scratch:
-            fit(scratch)
+        with tempfile.TemporaryDirectory() as scratch, stop_requests() as stop:
+            fit(scratch if resume_step is None else partial / "checkpoints", stop=stop)
         return
 
-    with atomic_dir(train_dir(point), keep_failed=True) as out, Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+    if account:
+        print(f"train@{point}: {account}", file=sys.stderr)
+    resuming = resume_step is not None
+    with (
+        atomic_dir(train_dir(point), keep_failed=True, reuse=resuming) as out,
+        Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False, resume=resuming) as live,
+        stop_requests() as stop,
+    ):
+        write_json(out / FINGERPRINT_FILE, run_fingerprint)
+        if resuming:
+            drop_log_rows_after(out / "live", resume_step)
+
+        steps_per_epoch = len(data) // settings.batch_size
+        bar = progress_bar(total=settings.epochs[-1] * steps_per_epoch, initial=resume_step or 0, desc=f"train@{point}", unit="step")
 
         def log(step, metrics):
+            show_progress(bar, step, metrics, steps_per_epoch, settings.epochs[-1])
             live.step = step
             for name, value in metrics.items():
                 live.log_metric(name, value)
@@ -106,17 +139,29 @@ def main() -> None:
         def timed(epoch, path):
             minutes[epoch] = (time.perf_counter() - started) / 60
 
-        train_loss = fit(out / "checkpoints", log, timed)
+        train_loss = fit(out / "checkpoints", log, stop, timed)
+        bar.close()
         (out / "checkpoints" / "last.pt").unlink()  # only for resuming; the epoch checkpoints hold the same
-        test_data = test_set["x"]
+        (out / FINGERPRINT_FILE).unlink()
         metrics = {}
         for epoch in settings.epochs:
             ema_net, _ = load_for_inference(checkpoint_file(out, epoch))
             test_loss = evaluate_loss(
-                ema_net, sde, test_data, settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
+                ema_net, sde, test_set["x"], settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
             )
-            metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss, "train_minutes": minutes[epoch]}
+            # minutes of this process: a resumed run counts from where it resumed, and has none for checkpoints written before
+            timing = {"train_minutes": minutes[epoch]} if epoch in minutes else {}
+            metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss, **timing}
         write_json(out / train_metrics_file(point).name, metrics)
+
+
+def show_progress(bar, step: int, metrics: dict, steps_per_epoch: int, epochs: int) -> None:
+    """Move the training bar to `step`, showing the epoch and, at log points, the loss and samples/s."""
+    bar.update(step - bar.n)
+    if "train_loss" in metrics:
+        epoch = (step - 1) // steps_per_epoch + 1
+        bar.set_postfix_str(f"epoch {epoch}/{epochs}, loss {metrics['train_loss']:.4g}, {metrics['samples_per_second']:.1f} samples/s")
+
 
 if __name__ == "__main__":
     run_stage(main)

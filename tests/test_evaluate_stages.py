@@ -138,6 +138,17 @@ def test_evaluate_scores_tones_above_noise_for_every_checkpoint(repo):
         assert numbers["bpd_nfe"] >= 8 and math.isfinite(numbers["bpd"])
 
 
+def test_summary_holds_the_last_checkpoints_headline_numbers_under_short_names(repo):
+    metrics = read(repo / "runs" / POINT / "eval" / "metrics.json")["epoch_002"]
+    summary = read(repo / "runs" / POINT / "summary.json")
+    expected = {"test_loss": 55.0, "bpd": metrics["bpd"]}
+    for sampler, short in {"euler_maruyama": "em", "predictor_corrector": "pc", "probability_flow_ode": "ode"}.items():
+        if sampler in SAMPLERS:
+            numbers = metrics[sampler]
+            expected[short] = {"pitched": numbers["pitchedness"], "pitch_acc": numbers["pitch_accuracy"], "fd": numbers["frechet_distance"]}
+    assert summary == expected and len(expected) == 2 + len(SAMPLERS)
+
+
 def test_bits_per_dim_are_in_16_bit_audio_units(repo, monkeypatch):
     """bpd = -log2 p(x) / D + 15 - log2(scale): one 16-bit level is 2^-15 in audio units."""
     monkeypatch.chdir(repo)

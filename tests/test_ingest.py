@@ -181,3 +181,23 @@ def test_load_clips_rejects_audio_shorter_than_one_clip(tmp_path):
     sf.write(path, sine(440, 16000, 0.25), 16000)
     with pytest.raises(ingest.UnusableAudio, match=r"too short: 2000 samples at 8000 Hz \(0.250 s\), one clip needs 3000"):
         ingest.load_clips(path, sample_rate=RATE, channels=1, clip_samples=3000)
+
+
+@pytest.mark.parametrize("content", [b"not audio, just words\n" * 20, bytes(range(256)) * 20])
+def test_a_non_audio_file_named_mp3_gets_one_clear_reason_and_no_decoder_chatter(tmp_path, capfd, content):
+    path = tmp_path / "fake.mp3"
+    path.write_bytes(content)
+    with pytest.raises(ingest.UnusableAudio) as raised:
+        ingest.read_audio(path)
+    assert str(raised.value) == "not readable as audio (Format not recognised: no audio frames in this .mp3 file)"
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_real_mp3_still_reads(tmp_path, capfd):
+    path = tmp_path / "tone.mp3"
+    sf.write(path, sine(440, 16000, 1.0), 16000, format="MP3")
+    audio, rate = ingest.read_audio(path)
+    assert rate == 16000 and audio.shape[0] == 1 and audio.shape[1] >= 16000
+    spectrum = np.abs(np.fft.rfft(audio[0, :16000]))
+    assert np.fft.rfftfreq(16000, 1 / 16000)[spectrum.argmax()] == pytest.approx(440, abs=2)
+    assert capfd.readouterr() == ("", "")

@@ -209,3 +209,16 @@ def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
     run("git", "checkout", "params.yaml")
     assert json.loads(run("dvc", "status", "--json").stdout) == {}
     shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
+
+
+AT_A_GLANCE = r"Experiment|.*(^|:)(test_loss|bpd|em|pc|ode|heun)\b"  # the README's dvc exp show --keep pattern
+
+
+def test_exp_show_at_a_glance_lists_only_the_headline_numbers(project):
+    _, run, _ = project
+    header = run("dvc", "exp", "show", "--csv", "--drop", ".*", "--keep", AT_A_GLANCE).stdout.splitlines()[0].split(",")
+    expected = ["Experiment"]
+    for point in ["tiny-1e-3", "tiny-3e-3"]:
+        expected += [f"runs/{point}/summary.json:{name}" for name in ("test_loss", "bpd")]
+        expected += [f"runs/{point}/summary.json:{s}.{m}" for s in ("em", "pc", "ode") for m in ("pitched", "pitch_acc", "fd")]
+    assert header == expected

@@ -6,7 +6,16 @@ import torch
 
 from sgm.nets import build_net
 from sgm.sde import TutorialVESDE, make_sde
-from sgm.train import TrainingDiverged, ema_decay_at, epoch_order, evaluate_loss, load_for_inference, read_checkpoint, train
+from sgm.train import (
+    TrainingDiverged,
+    TrainingStopped,
+    ema_decay_at,
+    epoch_order,
+    evaluate_loss,
+    load_for_inference,
+    read_checkpoint,
+    train,
+)
 
 CONFIG = {"net": "unet2d", "channels": [8, 16], "embed_dim": 16, "sde": {"name": "tutorial_ve", "sigma": 25.0}}
 BATCH = 8
@@ -69,6 +78,46 @@ def test_stopping_and_resuming_gives_bitwise_the_weights_of_a_straight_run(tmp_p
     ema_straight = read_checkpoint(tmp_path / "straight" / "epoch_003.pt")["ema"]
     ema_resumed = read_checkpoint(tmp_path / "resumed" / "epoch_003.pt")["ema"]
     assert all(torch.equal(ema_straight[k], ema_resumed[k]) for k in ema_straight)
+
+
+def crash_at(bad_step):
+    def log(step, metrics):
+        if step == bad_step and "train_loss" in metrics:
+            raise RuntimeError("killed")
+    return log
+
+
+def assert_same_weights(first, second):
+    assert first["step"] == second["step"]
+    for key in ("model", "ema"):
+        assert all(torch.equal(first[key][name], second[key][name]) for name in first[key]), key
+
+
+def test_periodic_saves_let_a_run_killed_mid_epoch_resume_bitwise(tmp_path):
+    run(tmp_path / "straight")
+    with pytest.raises(RuntimeError, match="killed"):  # a crash after step 7, the 3rd of epoch 2
+        run(tmp_path / "crashed", save_every_steps=3, log=crash_at(7), log_every=1)
+    state = read_checkpoint(tmp_path / "crashed" / "last.pt")
+    assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (6, 1, 2)
+    run(tmp_path / "crashed", net=tiny_net(seed=99))
+    for name in ("epoch_001.pt", "epoch_002.pt", "epoch_003.pt"):
+        assert_same_weights(read_checkpoint(tmp_path / "straight" / name), read_checkpoint(tmp_path / "crashed" / name))
+
+
+def test_a_time_based_save_writes_last_pt_mid_epoch(tmp_path):
+    with pytest.raises(RuntimeError, match="killed"):
+        run(tmp_path, save_every_seconds=1e-9, log=crash_at(3), log_every=1)  # due after every step
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+
+
+def test_a_stop_request_saves_the_state_and_resumes_bitwise(tmp_path):
+    run(tmp_path / "straight")
+    asked = iter(range(100))
+    with pytest.raises(TrainingStopped, match="after step 6 \\(in epoch 2\\)"):
+        run(tmp_path / "stopped", stop=lambda: next(asked) == 4)  # asked after steps 1, 2, 3, 5, 6: yes at 6
+    assert read_checkpoint(tmp_path / "stopped" / "last.pt")["batch_in_epoch"] == 2
+    run(tmp_path / "stopped", net=tiny_net(seed=99))
+    assert_same_weights(read_checkpoint(tmp_path / "straight" / "epoch_003.pt"), read_checkpoint(tmp_path / "stopped" / "epoch_003.pt"))
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():
