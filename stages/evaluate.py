@@ -52,7 +52,7 @@ def summary(test_loss: float, last: dict) -> dict:
     numbers = {"test_loss": test_loss, **({"bpd": last["bpd"]} if "bpd" in last else {})}
     for sampler, short in SHORT_NAMES["samplers"].items():
         if sampler in last:
-            numbers[short] = {name: last[sampler][metric] for metric, name in SHORT_NAMES["metrics"].items()}
+            numbers[short] = {name: last[sampler][metric] for metric, name in SHORT_NAMES["metrics"].items() if metric in last[sampler]}
     return numbers
 
 

@@ -171,7 +171,7 @@ def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
     [
         (lambda p: p["sample"].update(samplers=["euler_maruyama", "ddim"]), "error: params.yaml is invalid:\n  sample.samplers: unknown sampler(s) ['ddim']"),
         (lambda p: p["train"].update(batch_size="4"), "train.batch_size: Input should be a valid integer (given: '4')"),
-        (lambda p: p["train"]["sde"].update(name="ve"), "train.sde: 've' takes sigma_min, sigma_max; got sigma"),
+        (lambda p: p["train"]["sde"].update(name="tutorial_ve"), "train.sde: 'tutorial_ve' takes sigma; got sigma_min, sigma_max"),
         # DVC itself resolves archs.${item.arch} first and names the missing key
         (lambda p: p["grid"]["tiny-1e-3"].update(arch="missing"), "Parameters 'archs.missing' are missing from 'params.yaml'"),
     ],
