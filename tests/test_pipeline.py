@@ -192,21 +192,21 @@ def test_bad_params_stop_before_any_stage_works(project, change, message):
 
 def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
     # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
-    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). The
-    # results, plot and report stages depend on all of runs/, yet must not see that leftover:
-    # they change through their `grid` param only, and not at all once the params are back.
+    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). DVC
+    # deletes a stage's outputs before running it, so that point's own stages (and those that
+    # read the whole grid) are out of date; once the params and outputs are back, nothing may
+    # be, although results, plot and report depend on all of runs/, where the leftover still is.
     root, run, _ = project
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["grid"]["tiny-3e-3"]["lr"] = 1e12
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     failed = run("dvc", "repro", check=False)
     assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
-    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
     status = json.loads(run("dvc", "status", "--json").stdout)
-    assert sorted(status) == ["plot", "report", "results", "train@tiny-3e-3"]
-    for stage in ("plot", "report", "results"):
-        assert status[stage] == [{"changed deps": {"params.yaml": {"grid": "modified"}}}]
-    run("git", "checkout", "params.yaml")
+    assert "train@tiny-3e-3" in status and not [stage for stage in status if "tiny-1e-3" in stage]
+    run("git", "checkout", "params.yaml", "runs")  # the uncached metrics and training curves live in git
+    run("dvc", "checkout", "--force")
+    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
     assert json.loads(run("dvc", "status", "--json").stdout) == {}
     shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
 
