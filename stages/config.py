@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML, YAMLError
 
 from sgm.generate import SCALES
-from sgm.layouts import make_layout
+from sgm.layouts import PianoRoll, make_layout
 from sgm.sampling import SAMPLERS
 from sgm.sde import SDES
 from stages.columns import COLUMNS, METRIC_COLUMNS
@@ -479,7 +479,10 @@ class Params(Section):
             return
         options = self.tensorize.stft.model_dump() if layout == "stft" else {}
         try:
-            shape = make_layout(layout, self.render.clip_samples, self.render.sample_rate, **options).shape
+            if layout == "pianoroll":  # its clip length follows from the melody's time grid, not render.clip_samples
+                shape = (3, PianoRoll.pitches, PianoRoll.steps)
+            else:
+                shape = make_layout(layout, self.render.clip_samples, self.render.sample_rate, **options).shape
         except ValueError as err:
             raise ValueError(f"tensorize.layout {layout!r} does not fit render.clip_samples={self.render.clip_samples}: {err}") from None
         for name, point in self.grid.items():

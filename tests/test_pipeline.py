@@ -49,6 +49,7 @@ def tiny_params() -> dict:
     params["sample"].update(
         n_samples=2,
         batch_size=2,
+        samplers=SAMPLERS,
         guidance=1.0,
         euler_maruyama={"steps": 5, "eps": 1e-3},
         predictor_corrector={"steps": 5, "snr": 0.16, "corrector_steps": 1, "eps": 1e-3},

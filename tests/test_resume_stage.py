@@ -32,7 +32,7 @@ def params() -> dict:
     p = tiny_params()
     p["render"].update(pitch_low=60, pitch_high=67, clips_per_note=2)
     p["tensorize"]["test_fraction"] = 0.25
-    p["archs"] = {"tiny": {"blocks": 2, "channels": [16, 32], "embed_dim": 32}}
+    p["archs"] = {"tiny": {"net": "unet1d", "blocks": 2, "channels": [16, 32], "embed_dim": 32}}
     p["grid"] = {POINT: {"arch": "tiny", "lr": 1e-3}}
     p["train"].update(epochs=[1, 2], batch_size=3, save_every_steps=1, save_every_minutes=None, test_examples=4)
     return p
