@@ -108,7 +108,10 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "evaluate")
     if params.tensorize.layout == "pianoroll":
-        write_json(eval_metrics_file(point), melody_evaluation(read_layout(), params, point))
+        metrics = melody_evaluation(read_layout(), params, point)
+        write_json(eval_metrics_file(point), metrics)
+        last = checkpoint_name(params.train.epochs[-1])
+        write_json(summary_file(point), {"test_loss": json.loads(train_metrics_file(point).read_text())[last]["test_loss"]})
         return
     settings = params.evaluate
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}

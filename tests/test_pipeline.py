@@ -129,7 +129,7 @@ def stages_rerun(root, run, change) -> set[str]:
     change(params)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     log = run("dvc", "repro").stdout
-    run("git", "checkout", "params.yaml", "dvc.lock")
+    run("git", "checkout", "--", ".")  # params, dvc.lock and the uncached metrics kept in git
     run("dvc", "checkout", "--force")
     return set(re.findall(r"Running stage '([^']+)'", log))
 
@@ -163,7 +163,7 @@ def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
             assert metrics[f"runs/{point}/train/metrics.json"]["epoch_002"]["test_loss"] > 0
     lr = experiment["data"]["params"]["params.yaml"]["data"]["grid"]["tiny-1e-3"]["lr"]
     assert lr == 0.01
-    run("git", "checkout", "params.yaml", "dvc.lock")
+    run("git", "checkout", "--", ".")
     run("dvc", "checkout")
 
 
