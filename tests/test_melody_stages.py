@@ -113,6 +113,7 @@ def tiny_melody_params() -> dict:
     params["tensorize"].update(layout="pianoroll", test_fraction=0.5)
     params["archs"] = {"tiny": {"blocks": 2, "channels": [8, 16], "embed_dim": 16}}
     params["grid"] = {"tiny-1e-3": {"arch": "tiny", "lr": 1e-3}}
+    params["play"]["point"] = "tiny-1e-3"
     params["train"].update(epochs=[1], batch_size=8, max_examples=None, log_every=1)
     params["sample"].update(n_samples=4, batch_size=4, samplers=["euler_maruyama"], euler_maruyama={"steps": 5, "eps": 1e-3})
     params["evaluate"]["heldout_clips"] = 8

@@ -27,7 +27,8 @@ def preset_params(name: str) -> dict:
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_preset_gives_valid_params(name):
-    Params.model_validate(preset_params(name))
+    params = Params.model_validate(preset_params(name))
+    assert params.play.point in params.grid  # the play stage's dependency exists
 
 
 def test_overrides_set_add_and_remove_keys():
