@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,10 +14,9 @@ import yaml
 
 from stages.common import StageError
 from stages.render import main as render_main
+from tests.dvc_project import dvc_project
 from tests.study_params import study_params
 from tests.test_melody import chorale_like
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write_midi(path: Path, pitches: list[int]) -> None:
@@ -123,30 +119,7 @@ def tiny_melody_params() -> dict:
 
 def test_dvc_repro_trains_samples_and_scores_melodies(tmp_path):
     root = tmp_path / "project"
-    root.mkdir()
-    for name in ["dvc.yaml", ".dvcignore", "sgm", "stages"]:
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    (root / ".dvc").mkdir()
-    shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
-    (root / ".gitignore").write_text((REPO / ".gitignore").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_melody_params(), sort_keys=False))
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-    }  # fmt: skip
-
-    def run(*cmd):
-        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-        return result
-
-    run("git", "init", "-q")
-    run("dvc", "config", "core.check_update", "false")
+    _, run = dvc_project(root, tiny_melody_params())
     run("git", "add", "-A")
     run("git", "commit", "-qm", "tiny melody project")
     run("dvc", "exp", "run", "-n", "melody")

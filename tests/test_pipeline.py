@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import torch
 import yaml
 
 from sgm.conditioning import midi_name
+from tests.dvc_project import dvc_project
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLERS = ["euler_maruyama", "predictor_corrector", "probability_flow_ode"]
@@ -65,32 +63,7 @@ def tiny_params() -> dict:
 def project(tmp_path_factory):
     """A copy of the project in a fresh git repo, with tiny params, after a first `dvc repro`."""
     root = tmp_path_factory.mktemp("project")
-    for name in ["dvc.yaml", ".dvcignore", "sgm", "stages"]:
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    (root / ".dvc").mkdir()
-    shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
-    (root / ".gitignore").write_text((REPO / ".gitignore").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-
-    def run(*cmd, check=True):
-        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    run("git", "init", "-q")
-    run("dvc", "config", "core.check_update", "false")
+    _, run = dvc_project(root, tiny_params())
     run("git", "add", "-A")
     run("git", "commit", "-qm", "tiny project")
     first = run("dvc", "repro")
@@ -146,6 +119,28 @@ def test_changing_a_sampler_setting_reruns_sampling_not_training(project):
     assert rerun == {"sample@tiny-1e-3", "sample@tiny-3e-3", "evaluate@tiny-1e-3", "evaluate@tiny-3e-3", "results", "plot", "report"}
 
 
+def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
+    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
+    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). DVC
+    # deletes a stage's outputs before running it, so that point's own stages (and those that
+    # read the whole grid) are out of date; once the params and outputs are back, nothing may
+    # be, although results, plot and report depend on all of runs/, where the leftover still is.
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-3e-3"]["lr"] = 1e12
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = run("dvc", "repro", check=False)
+    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
+    status = json.loads(run("dvc", "status", "--json").stdout)
+    assert "train@tiny-3e-3" in status, status
+    assert not [stage for stage in status if "tiny-1e-3" in stage], status
+    run("git", "checkout", "params.yaml", "runs")  # the uncached metrics and training curves live in git
+    run("dvc", "checkout", "--force")
+    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
+    assert json.loads(run("dvc", "status", "--json").stdout) == {}
+    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
+
+
 def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
     root, run, _ = project
     run("dvc", "exp", "run", "-n", "faster", "--set-param", "grid.tiny-1e-3.lr=0.01")
@@ -164,7 +159,7 @@ def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
     lr = experiment["data"]["params"]["params.yaml"]["data"]["grid"]["tiny-1e-3"]["lr"]
     assert lr == 0.01
     run("git", "checkout", "--", ".")
-    run("dvc", "checkout")
+    run("dvc", "checkout", "--force")
 
 
 @pytest.mark.parametrize(
@@ -189,27 +184,6 @@ def test_bad_params_stop_before_any_stage_works(project, change, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(root.glob("**/.*.partial"))
-
-
-def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
-    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
-    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). DVC
-    # deletes a stage's outputs before running it, so that point's own stages (and those that
-    # read the whole grid) are out of date; once the params and outputs are back, nothing may
-    # be, although results, plot and report depend on all of runs/, where the leftover still is.
-    root, run, _ = project
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["grid"]["tiny-3e-3"]["lr"] = 1e12
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    failed = run("dvc", "repro", check=False)
-    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
-    status = json.loads(run("dvc", "status", "--json").stdout)
-    assert "train@tiny-3e-3" in status and not [stage for stage in status if "tiny-1e-3" in stage]
-    run("git", "checkout", "params.yaml", "runs")  # the uncached metrics and training curves live in git
-    run("dvc", "checkout", "--force")
-    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
-    assert json.loads(run("dvc", "status", "--json").stdout) == {}
-    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
 
 
 AT_A_GLANCE = r"Experiment|.*(^|:)(test_loss|bpd|em|pc|ode|heun)\b"  # the README's dvc exp show --keep pattern

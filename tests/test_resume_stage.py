@@ -8,7 +8,6 @@ middle of its second epoch, found by watching the state it saves after every ste
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import signal
 import subprocess
@@ -20,9 +19,9 @@ import pytest
 import torch
 import yaml
 
+from tests.dvc_project import dvc_project
 from tests.test_pipeline import tiny_params
 
-REPO = Path(__file__).resolve().parents[1]
 POINT = "tiny-1e-3"
 STEPS_PER_EPOCH = 8  # 24 training clips (4 of 16 notes held out), batch 3
 STAGES = ["render", "preprocess", "tensorize", "train"]
@@ -42,36 +41,12 @@ def params() -> dict:
 def project(tmp_path_factory):
     """The project up to `train`, tensors made, and the checkpoints of one uninterrupted run."""
     root = tmp_path_factory.mktemp("resume")
-    for name in ["sgm", "stages"]:
-        shutil.copytree(REPO / name, root / name)
-    shutil.copy(REPO / ".dvcignore", root / ".dvcignore")
-    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    pipeline["stages"] = {name: pipeline["stages"][name] for name in STAGES}
-    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
-    (root / ".dvc").mkdir()
-    shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
-    (root / ".gitignore").write_text((REPO / ".gitignore").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(params(), sort_keys=False))
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-    }  # fmt: skip
-
-    def run(*cmd):
-        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-        return result
+    env, run = dvc_project(root, params(), STAGES)
 
     def start_stage():
         return subprocess.Popen([sys.executable, "-m", "stages.train", POINT], cwd=root, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
-    run("git", "init", "-q")
-    run("dvc", "config", "core.check_update", "false")
     run("dvc", "repro", "tensorize")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "tiny project")
