@@ -96,6 +96,28 @@ def test_repro_produces_every_output(project):
     assert "Data and pipelines are up to date" in run("dvc", "repro").stdout
 
 
+def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
+    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
+    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). DVC
+    # deletes a stage's outputs before running it, so that point's own stages (and those that
+    # read the whole grid) are out of date; once the params and outputs are back, nothing may
+    # be, although results, plot and report depend on all of runs/, where the leftover still is.
+    root, run, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["grid"]["tiny-3e-3"]["lr"] = 1e12
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = run("dvc", "repro", check=False)
+    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
+    status = json.loads(run("dvc", "status", "--json").stdout)
+    assert "train@tiny-3e-3" in status, status
+    assert not [stage for stage in status if "tiny-1e-3" in stage], status
+    run("git", "checkout", "params.yaml", "runs")  # the uncached metrics and training curves live in git
+    run("dvc", "checkout", "--force")
+    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
+    assert json.loads(run("dvc", "status", "--json").stdout) == {}
+    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
+
+
 def stages_rerun(root, run, change) -> set[str]:
     """The stages `dvc repro` runs after `change(params)`; then the committed state is restored."""
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -117,28 +139,6 @@ def test_changing_a_sampler_setting_reruns_sampling_not_training(project):
     root, run, _ = project
     rerun = stages_rerun(root, run, lambda p: p["sample"]["euler_maruyama"].update(steps=7))
     assert rerun == {"sample@tiny-1e-3", "sample@tiny-3e-3", "evaluate@tiny-1e-3", "evaluate@tiny-3e-3", "results", "plot", "report"}
-
-
-def test_a_diverged_run_leaves_only_its_own_stages_changed(project):
-    # A learning rate of 1e12 blows the weights up within a step or two: the train stage fails
-    # and keeps what it wrote in runs/POINT/.train.partial for inspection (or resuming). DVC
-    # deletes a stage's outputs before running it, so that point's own stages (and those that
-    # read the whole grid) are out of date; once the params and outputs are back, nothing may
-    # be, although results, plot and report depend on all of runs/, where the leftover still is.
-    root, run, _ = project
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["grid"]["tiny-3e-3"]["lr"] = 1e12
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    failed = run("dvc", "repro", check=False)
-    assert failed.returncode != 0 and "error: tiny-3e-3: training diverged" in failed.stderr
-    status = json.loads(run("dvc", "status", "--json").stdout)
-    assert "train@tiny-3e-3" in status, status
-    assert not [stage for stage in status if "tiny-1e-3" in stage], status
-    run("git", "checkout", "params.yaml", "runs")  # the uncached metrics and training curves live in git
-    run("dvc", "checkout", "--force")
-    assert (root / "runs" / "tiny-3e-3" / ".train.partial").is_dir()
-    assert json.loads(run("dvc", "status", "--json").stdout) == {}
-    shutil.rmtree(root / "runs" / "tiny-3e-3" / ".train.partial")
 
 
 def test_experiment_with_another_learning_rate_shows_in_exp_show(project):
