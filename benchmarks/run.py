@@ -25,7 +25,7 @@ import json
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -261,13 +261,18 @@ def markdown(report: dict) -> str:
         lines += ["", *training_table(report, report["training_1d"], f"unet1d 1x{plan['size'] ** 2}")]
     lines += [
         "", f"Samplers, {plan['sampler_batch']} samples per draw, {plan['sampler_steps']} steps (ODE: rtol = atol = {plan['rtol']}):", "",
-        "| sampler | fast path | NFE before / fast | seconds per sample before | fast | speed-up | largest difference |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| sampler | fast path | NFE before / fast | seconds per sample before | fast | speed-up | largest difference "
+        "| fast + compile | speed-up | largest difference from fast |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in report["samplers"]:
+        compiled = (
+            f"| {row['compiled']['seconds_per_sample']:.3f} | {row['speedup_compiled']:.2f}x | {row['compiled_vs_fast_max_abs_difference']:.3g} |"
+            if "compiled" in row else "| - | - | - |"
+        )  # fmt: skip
         lines.append(
             f"| {row['sampler']} | {row['fast_path']} | {row['before']['nfe']} / {row['fast']['nfe']} | {row['before']['seconds_per_sample']:.3f} "
-            f"| {row['fast']['seconds_per_sample']:.3f} | {row['speedup']:.2f}x | {row['max_abs_difference']:.3g} |"
+            f"| {row['fast']['seconds_per_sample']:.3f} | {row['speedup']:.2f}x | {row['max_abs_difference']:.3g} {compiled}"
         )
     s = report["sampling"]
     lines += [
@@ -326,23 +331,32 @@ def sampler_rows(plan: Plan, device: torch.device) -> list[dict]:
     """Seconds per sample of each sampler before the fast path and on it, same net and prior draws, taking turns.
 
     Before: float32 under no_grad, as the sample stage ran. Fast: the net wrapped in
-    sgm.fastpath.Accelerated with the automatic fast path, under inference_mode. Reports the
-    fastest time of each, both NFEs and the largest difference between their samples.
+    sgm.fastpath.Accelerated with the automatic fast path, under inference_mode; with
+    `plan.compile_rows` also that path + torch.compile ("compiled", compiled before timing).
+    Reports the fastest time of each, the NFEs and the largest difference from the fast samples.
     """
     sde = make_sde(**SDE)
-    net = fresh_net(plan, device).eval().requires_grad_(False)
-    speed = fastpath.choose("auto", "off", device, len(example_shape(plan, 1)))
+    shape = example_shape(plan, plan.sampler_batch)
+    speed = fastpath.choose("auto", "off", device, len(shape))
+
+    def accelerated(speed):
+        return fastpath.Accelerated(fresh_net(plan, device).eval().requires_grad_(False), speed)
+
     variants = {
-        "before": (score_fn_from_net(net, sde), torch.no_grad),
-        "fast": (score_fn_from_net(fastpath.Accelerated(fresh_net(plan, device).eval().requires_grad_(False), speed), sde), torch.inference_mode),
+        "before": (score_fn_from_net(fresh_net(plan, device).eval().requires_grad_(False), sde), torch.no_grad),
+        "fast": (score_fn_from_net(accelerated(speed), sde), torch.inference_mode),
     }
+    if plan.compile_rows:
+        compiled = accelerated(replace(speed, compile=True))
+        with torch.inference_mode():
+            compiled(torch.zeros(shape, device=device), torch.ones(plan.sampler_batch, device=device))
+        variants["compiled"] = (score_fn_from_net(compiled, sde), torch.inference_mode)
     settings = {
         "euler_maruyama": {"steps": plan.sampler_steps},
         "predictor_corrector": {"steps": plan.sampler_steps},
         "probability_flow_ode": {"rtol": plan.rtol, "atol": plan.atol},
         "heun": {"steps": plan.sampler_steps},
     }
-    shape = example_shape(plan, plan.sampler_batch)
     rows = []
     for name, kwargs in settings.items():
         sample_fn, seconds, results = get_sampler(name), {v: [] for v in variants}, {}
@@ -353,13 +367,15 @@ def sampler_rows(plan: Plan, device: torch.device) -> list[dict]:
                     (x, nfe), elapsed = timed(lambda: sample_fn(score_fn, sde, shape, **kwargs, generator=generator, device=device), device)
                 seconds[variant].append(elapsed / plan.sampler_batch)
                 results[variant] = (x.float().cpu(), nfe)
-        rows.append({
-            "sampler": name, **kwargs, "fast_path": speed.describe(),
-            "before": {"nfe": results["before"][1], "seconds_per_sample": min(seconds["before"]), "all": seconds["before"]},
-            "fast": {"nfe": results["fast"][1], "seconds_per_sample": min(seconds["fast"]), "all": seconds["fast"]},
-            "speedup": min(seconds["before"]) / min(seconds["fast"]),
-            "max_abs_difference": float((results["before"][0] - results["fast"][0]).abs().max()),
-        })  # fmt: skip
+        row = {"sampler": name, **kwargs, "fast_path": speed.describe()}
+        for variant in variants:
+            row[variant] = {"nfe": results[variant][1], "seconds_per_sample": min(seconds[variant]), "all": seconds[variant]}
+        row["speedup"] = min(seconds["before"]) / min(seconds["fast"])
+        row["max_abs_difference"] = float((results["before"][0] - results["fast"][0]).abs().max())
+        if "compiled" in variants:
+            row["speedup_compiled"] = min(seconds["before"]) / min(seconds["compiled"])
+            row["compiled_vs_fast_max_abs_difference"] = float((results["compiled"][0] - results["fast"][0]).abs().max())
+        rows.append(row)
     return rows
 
 

@@ -78,12 +78,13 @@ class Accelerated(torch.nn.Module):
     """`net` for inference on the fast path: inputs in its memory format, bf16 autocast, float32 output.
 
     The sampler's own arithmetic (the state, the noise, the steps) stays float32; only the net
-    runs in bf16.
+    runs in bf16. With `speed.compile` the net is compiled (on its first call, for each new input shape).
     """
 
     def __init__(self, net: torch.nn.Module, speed: FastPath):
         super().__init__()
-        self.net, self.speed = net.to(memory_format=speed.memory_format(4)), speed
+        net = net.to(memory_format=speed.memory_format(4))
+        self.net, self.speed = torch.compile(net) if speed.compile else net, speed
 
     @property
     def embed(self) -> torch.nn.Module:

@@ -312,6 +312,7 @@ class Sample(Section):
     n_samples: PositiveInt = 8
     batch_size: PositiveInt = 8
     fast_path: Literal["auto", "on", "off"] = "auto"
+    compile: Literal["auto", "on", "off"] = "off"
     guidance: Annotated[float, Field(ge=0)] = 0.0  # classifier-free guidance scale w (conditional models)
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()

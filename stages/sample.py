@@ -5,8 +5,9 @@ All samplers of one checkpoint start from the same seeded prior draws, so they c
 A conditional model is asked for a seeded, balanced list of labels (sgm.conditioning.balanced_requests)
 with classifier-free guidance `sample.guidance`; each WAV is named after what was asked
 (sample_003_flute_G4.wav) and samples.pt records the requests under "requested".
-The net runs on the fast path that `sample.fast_path` picks (sgm.fastpath: bf16 autocast and
-channels_last where they are faster); the samplers' own arithmetic stays float32.
+The net runs on the fast path that `sample.fast_path` and `sample.compile` pick (sgm.fastpath: bf16
+autocast, channels_last and torch.compile where they are faster); the samplers' own arithmetic
+stays float32.
 """
 
 from __future__ import annotations
@@ -49,9 +50,8 @@ def main() -> None:
         raise StageError("missing checkpoint(s) (run the train stage first): " + ", ".join(missing))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    speed = fastpath.choose(settings.fast_path, "off", device, 1 + len(layout.shape))
     metrics = {}
-    speed = fastpath.choose(settings.fast_path, "off", device, 1 + len(layout.shape))
+    speed = fastpath.choose(settings.fast_path, settings.compile, device, 1 + len(layout.shape))
     bar = progress_bar(total=len(checkpoints) * len(settings.samplers), desc=f"sample@{point}", unit="draw")
     with atomic_dir(samples_dir(point)) as out, bar:
         for ckpt, path in checkpoints.items():
