@@ -34,7 +34,7 @@ from sgm.layouts import Layout, layout_from_dict
 from sgm.midi_render import Envelope, excerpt, read_midi, render
 from sgm.sampling import SAMPLERS
 from sgm.soundfont import note_name
-from sgm.train import load_for_inference, read_checkpoint
+from sgm.train import load_for_inference
 from sgm.variation import vary
 
 STEP_SAMPLERS = ("euler_maruyama", "predictor_corrector", "heun")
@@ -47,9 +47,8 @@ class Session:
     def __init__(self, args):
         self.args = args
         self.layout = read_layout(Path(args.layout))
-        self.conditioning = read_checkpoint(args.checkpoint, required=("config",))["config"].get("conditioning") or {}
         self.device = torch.device(args.device) if args.device else None
-        self.net, self.sde = load_for_inference(args.checkpoint, device=self.device)
+        self.net, self.sde, self.conditioning = load_for_inference(args.checkpoint, device=self.device)
         self.device = next(self.net.parameters()).device
         self.generator = torch.Generator(self.device).manual_seed(args.seed)
         self.settings = sampler_settings(args)

@@ -387,8 +387,9 @@ def train(
     return train_loss
 
 
-def load_for_inference(path, device=None) -> tuple[torch.nn.Module, SDE]:
-    """The EMA net of a checkpoint, in eval mode without gradients, and its SDE.
+def load_for_inference(path, device=None) -> tuple[torch.nn.Module, SDE, dict]:
+    """The EMA net of a checkpoint, in eval mode without gradients, its SDE and its label
+    vocabularies ({kind: values}; {} for an unconditional net).
 
     Device: `device`, else CUDA when present, else CPU. ValueError naming the file when it is
     damaged, incomplete or does not match the net its config describes.
@@ -403,7 +404,7 @@ def load_for_inference(path, device=None) -> tuple[torch.nn.Module, SDE]:
     except (ValueError, RuntimeError, TypeError) as err:
         raise ValueError(f"checkpoint {path} does not describe a usable net and SDE: {err}") from None
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return net.to(device).eval().requires_grad_(False), sde
+    return net.to(device).eval().requires_grad_(False), sde, config.get("conditioning") or {}
 
 
 @torch.no_grad()

@@ -194,6 +194,13 @@ class GridPoint(Section):
     lr: PositiveFloat
 
 
+def one_of(value, choices, what: str):
+    """`value` if it is among `choices`, else ValueError naming what was expected."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; accepted: {', '.join(choices)}")
+    return value
+
+
 class SdeParams(Section):
     name: str = "tutorial_ve"
     sigma: PositiveFloat | None = None
@@ -205,9 +212,7 @@ class SdeParams(Section):
     @field_validator("name")
     @classmethod
     def _known(cls, name):
-        if name not in SDES:
-            raise ValueError(f"unknown SDE {name!r}; accepted: {', '.join(SDES)}")
-        return name
+        return one_of(name, SDES, "SDE")
 
     @model_validator(mode="after")
     def _takes_its_own_parameters(self):
@@ -410,9 +415,7 @@ class Play(Section):
     @field_validator("scale")
     @classmethod
     def _known_scale(cls, scale):
-        if scale not in SCALES:
-            raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALES)}")
-        return scale
+        return one_of(scale, SCALES, "scale")
 
 
 # --- the whole file --------------------------------------------------------------------------------

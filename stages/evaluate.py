@@ -21,7 +21,7 @@ from sgm.likelihood import bits_per_dim, log_likelihood
 from sgm.losses import score_fn_from_net
 from sgm.metrics import audio_metrics, data_bin_width
 from sgm.progress import progress_bar
-from sgm.train import load_for_inference, read_checkpoint
+from sgm.train import load_for_inference
 from stages.classifiers import LabelClassifiers, requested_accuracy
 from stages.common import (
     StageError,
@@ -56,6 +56,11 @@ def summary(test_loss: float, last: dict) -> dict:
     return numbers
 
 
+def last_test_loss(params, point: str) -> float:
+    """The test loss the train stage recorded for the last checkpoint."""
+    return json.loads(train_metrics_file(point).read_text())[checkpoint_name(params.train.epochs[-1])]["test_loss"]
+
+
 def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: int, programs: dict[str, int]) -> dict[str, float]:
     """Mean bits/dim of test clips under a checkpoint, and the NFE it took; {} for STFT tensors.
 
@@ -65,10 +70,9 @@ def heldout_bits_per_dim(checkpoint, real: RealData, settings: Evaluate, seed: i
     if bin_width is None:
         return {}
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    net, sde = load_for_inference(checkpoint, device=device)
+    net, sde, conditioning = load_for_inference(checkpoint, device=device)
     chosen = spread(len(real.test["x"]), settings.likelihood.examples)
     x = real.test["x"][chosen].to(device)
-    conditioning = read_checkpoint(checkpoint, required=("config",))["config"].get("conditioning") or {}
     labels = tensor_labels(conditioning, {key: real.test[key][chosen] for key in ("pitch", "program")}, programs)
     score_fn = score_fn_from_net(net, sde, None if labels is None else labels.to(device))
     generator = torch.Generator(device).manual_seed(seed)
@@ -108,10 +112,8 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "evaluate")
     if params.tensorize.layout == "pianoroll":
-        metrics = melody_evaluation(read_layout(), params, point)
-        write_json(eval_metrics_file(point), metrics)
-        last = checkpoint_name(params.train.epochs[-1])
-        write_json(summary_file(point), {"test_loss": json.loads(train_metrics_file(point).read_text())[last]["test_loss"]})
+        write_json(eval_metrics_file(point), melody_evaluation(read_layout(), params, point))
+        write_json(summary_file(point), {"test_loss": last_test_loss(params, point)})
         return
     settings = params.evaluate
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
@@ -140,9 +142,7 @@ def main() -> None:
                     metrics[name][sampler] = quality
                 bar.update()
     write_json(eval_metrics_file(point), metrics)
-    last = checkpoint_name(params.train.epochs[-1])
-    test_loss = json.loads(train_metrics_file(point).read_text())[last]["test_loss"]
-    write_json(summary_file(point), summary(test_loss, metrics[last]))
+    write_json(summary_file(point), summary(last_test_loss(params, point), metrics[checkpoint_name(params.train.epochs[-1])]))
 
 
 if __name__ == "__main__":

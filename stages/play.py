@@ -29,7 +29,7 @@ from sgm.layouts import layout_from_dict
 from sgm.metrics import pitch_accuracy, pitchedness, spectral_flatness
 from sgm.midi_render import parse_melody, read_midi, render, write_midi
 from sgm.plots import clip_figure, sampler_sheet, save_png
-from sgm.train import load_for_inference, read_checkpoint
+from sgm.train import load_for_inference
 from sgm.variation import vary
 from stages.common import PLAY_DIR, RESULTS_DIR, TENSORS_DIR, StageError, atomic_dir, checkpoint_file, run_stage, train_dir, write_json
 from stages.config import load_params
@@ -46,8 +46,7 @@ class Player:
         settings = params.play
         path = checkpoint_file(train_dir(settings.point), params.train.epochs[-1])
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.net, self.sde = load_for_inference(path, device=self.device)
-        self.conditioning = read_checkpoint(path, required=("config",))["config"].get("conditioning") or {}
+        self.net, self.sde, self.conditioning = load_for_inference(path, device=self.device)
         self.layout = layout_from_dict(json.loads((TENSORS_DIR / "layout.json").read_text()))
         self.settings, self.seed, self.out = settings, params.seed, out
         self.instruments = [settings.instrument or self.conditioning["instrument"][0]] if "instrument" in self.conditioning else []

@@ -22,7 +22,7 @@ from sgm.conditioning import balanced_requests, describe, encode_labels
 from sgm.losses import score_fn_from_net
 from sgm.progress import progress_bar
 from sgm.sampling import get_sampler
-from sgm.train import load_for_inference, read_checkpoint
+from sgm.train import load_for_inference
 from stages.common import (
     StageError,
     atomic_dir,
@@ -56,11 +56,10 @@ def main() -> None:
     with atomic_dir(samples_dir(point)) as out, bar:
         for ckpt, path in checkpoints.items():
             try:
-                net, sde = load_for_inference(path, device=device)
+                net, sde, conditioning = load_for_inference(path, device=device)
             except ValueError as err:
                 raise StageError(str(err)) from None
             net = fastpath.Accelerated(net, speed)
-            conditioning = read_checkpoint(path, required=("config",))["config"].get("conditioning") or {}
             requests = balanced_requests(conditioning, settings.n_samples, params.seed)
             metrics[ckpt] = {}
             for sampler in settings.samplers:

@@ -145,7 +145,7 @@ def main() -> None:
         (out / FINGERPRINT_FILE).unlink()
         metrics = {}
         for epoch in settings.epochs:
-            ema_net, _ = load_for_inference(checkpoint_file(out, epoch))
+            ema_net, _, _ = load_for_inference(checkpoint_file(out, epoch))
             test_loss = evaluate_loss(
                 ema_net, sde, test_set["x"], settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
             )

@@ -154,7 +154,7 @@ def test_bits_per_dim_are_in_16_bit_audio_units(repo, monkeypatch):
     monkeypatch.chdir(repo)
     layout = json.loads((repo / "data" / "tensors" / "layout.json").read_text())
     x = torch.load(repo / "data" / "tensors" / "test.pt", weights_only=True)["x"][[0, 5]]  # 2 spread over 6
-    net, sde = load_for_inference(repo / "runs" / POINT / "train" / "checkpoints" / "epoch_002.pt", device="cpu")
+    net, sde, _ = load_for_inference(repo / "runs" / POINT / "train" / "checkpoints" / "epoch_002.pt", device="cpu")
     logp, nfe = log_likelihood(score_fn_from_net(net, sde), sde, x, 1e-2, 1e-2, 1e-5, torch.Generator().manual_seed(SEED))
     expected = (-logp / (CLIP * math.log(2)) + 15 - math.log2(layout["scale"])).mean().item()
     measured = read(repo / "runs" / POINT / "eval" / "metrics.json")["epoch_002"]
@@ -230,7 +230,7 @@ def test_images_get_bits_per_dim_in_8_bit_units_and_no_audio_metrics(tmp_path, m
         "epoch_002": ["bpd", "bpd_nfe"],
     }
     x = torch.load(out / "test.pt", weights_only=True)["x"][[0, 3]]  # 2 spread over 4
-    net, sde = load_for_inference(run / "train" / "checkpoints" / "epoch_001.pt", device="cpu")
+    net, sde, _ = load_for_inference(run / "train" / "checkpoints" / "epoch_001.pt", device="cpu")
     logp, _ = log_likelihood(score_fn_from_net(net, sde), sde, x, 1e-2, 1e-2, 1e-5, torch.Generator().manual_seed(SEED))
     dims = 8 * 8
     assert metrics["epoch_001"]["bpd"] == pytest.approx((-logp / (dims * math.log(2)) + math.log2(255)).mean().item(), rel=1e-6)

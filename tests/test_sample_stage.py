@@ -80,7 +80,7 @@ def test_writes_every_checkpoint_and_sampler_exactly_as_the_samplers_draw(workdi
     assert sorted(sampling) == ["epoch_001", "epoch_002"]
     for epoch in EPOCHS:
         name = f"epoch_{epoch:03d}"
-        net, sde = load_for_inference(workdir / "runs" / POINT / "train" / "checkpoints" / f"{name}.pt", device="cpu")
+        net, sde, _ = load_for_inference(workdir / "runs" / POINT / "train" / "checkpoints" / f"{name}.pt", device="cpu")
         for sampler in SAMPLERS:
             folder = workdir / "runs" / POINT / "samples" / name / sampler
             record = torch.load(folder / "samples.pt", weights_only=True)

@@ -148,7 +148,7 @@ def test_checkpoints_load_with_weights_only_and_rebuild_the_ema_net(tmp_path):
     run(tmp_path, epochs=[1])
     state = torch.load(tmp_path / "epoch_001.pt", weights_only=True)
     assert {"config", "model", "ema", "optimizer", "step", "epoch", "rng"} <= set(state)
-    net, sde = load_for_inference(tmp_path / "epoch_001.pt", device="cpu")
+    net, sde, _ = load_for_inference(tmp_path / "epoch_001.pt", device="cpu")
     assert isinstance(sde, TutorialVESDE) and sde.sigma == 25.0
     assert not net.training and not any(p.requires_grad for p in net.parameters())
     assert all(torch.equal(net.state_dict()[k], state["ema"][k]) for k in state["ema"])
