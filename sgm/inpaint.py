@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from sgm.layouts import Layout, Stft
 from sgm.ode import solve_rk45
-from sgm.sampling import _kernel_steps, _langevin_steps, _noise, _time_vector, _uniform_times, karras_schedule, probability_flow_drift
+from sgm.sampling import _kernel_steps, _langevin_steps, _noise, _time_vector, _uniform_times, heun_schedule, probability_flow_drift
 from sgm.sde import SDE, per_example
 
 FINITE_DIFFERENCE = 1e-6
@@ -108,9 +108,7 @@ def replacement_heun(score_fn, sde: SDE, known, keep, steps=18, rho=7.0, eps=1e-
     keep = _check(known, keep, resample)
     if resample != 1:
         raise ValueError("resample > 1 needs a stochastic sampler (euler_maruyama, predictor_corrector), not heun")
-    sigmas, times = karras_schedule(sde, steps, rho, eps, device=known.device)
-    scales = sde.marginal_prob(torch.ones_like(times), times)[0]
-    sigmas, times, scales = sigmas.tolist(), times.tolist(), scales.tolist()
+    sigmas, times, scales = heun_schedule(sde, steps, rho, eps, device=known.device)
     prior = sde.prior_sampling(known.shape, generator, known.device)
     z = _noise(prior, generator)
 
@@ -128,7 +126,7 @@ def replacement_heun(score_fn, sde: SDE, known, keep, steps=18, rho=7.0, eps=1e-
         if i < steps - 1:
             y_next = held(y + step * 0.5 * (direction + slope(y_next, i + 1)), i + 1)
         y = y_next
-    return torch.where(keep, known, scales[-1] * y), 2 * steps - 1
+    return y, 2 * steps - 1
 
 
 def _kernel_rates(sde: SDE, t: float, like: torch.Tensor) -> tuple[float, float]:

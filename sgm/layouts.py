@@ -14,6 +14,13 @@ Layouts:
   padded_size (FashionMNIST and digits sanity checks); no audio.
 - `pianoroll`: uint8 melody rolls 3 x 32 x 32 (sgm.melody) in [-1, 1]; audio through a SoundFont.
 
+Waveform and STFT layouts can pre-emphasise the clip first (`preemphasis` a: y[n] = x[n] - a x[n-1],
+x[-1] = 0), the first-order high-pass of speech codecs, inverted exactly by the recursive filter
+x[n] = y[n] + a x[n-1]. Real notes carry 20-45 dB less energy above 5 kHz than below, so a model's
+squared error barely notices noise there; pre-emphasis lifts those bands before training, and
+de-emphasis lowers whatever error the model leaves there by the same factor. The map is lower
+triangular with a unit diagonal (determinant 1), so densities and bits/dim are unchanged by it.
+
 Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
 gets 0.5/std(train coefficients), since a peak rule would let a few loud low bins squash the rest;
 images get 1/255, so pixels lie in [0, 1] like the score-SDE tutorial's MNIST. With `target_std`
@@ -32,6 +39,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torchaudio
 
 from sgm import melody
 from sgm.soundfont import SoundFont, default_soundfont
@@ -45,15 +53,21 @@ class Layout(abc.ABC):
     """Base of all layouts: checks shapes and applies the scale around `_arrange`/`_unarrange`."""
 
     name: ClassVar[str]
+    holds_waveforms: ClassVar[bool] = True
     clip_samples: int
     sample_rate: int
     scale: float = 1.0
+    preemphasis: float = 0.0
 
     def __post_init__(self):
         if not (isinstance(self.clip_samples, int) and self.clip_samples > 0):
             raise ValueError(f"{self.name}: clip_samples must be a positive int, got {self.clip_samples!r}")
         if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"{self.name}: scale must be a positive finite number, got {self.scale!r}")
+        if not (isinstance(self.preemphasis, (int, float)) and 0 <= self.preemphasis < 1):
+            raise ValueError(f"{self.name}: preemphasis must be a number in [0, 1), got {self.preemphasis!r}")
+        if self.preemphasis and not self.holds_waveforms:
+            raise ValueError(f"{self.name}: preemphasis applies to waveforms; this layout holds no audio samples")
         self._check_sample_rate()
 
     def _check_sample_rate(self):
@@ -73,12 +87,15 @@ class Layout(abc.ABC):
     def to_model(self, data: torch.Tensor) -> torch.Tensor:
         """Data (N, *data_shape), i.e. clips (N, L) -> model tensor (N, *shape), scaled."""
         _check_shape("input", data, self.data_shape, self.name)
+        if self.preemphasis:
+            data = preemphasize(data, self.preemphasis)
         return self._arrange(data) * self.scale
 
     def to_audio(self, x: torch.Tensor) -> torch.Tensor:
         """Model tensor (N, *shape) -> clips (N, L); the exact inverse of `to_model`."""
         _check_shape("model tensor", x, self.shape, self.name)
-        return self._unarrange(x / self.scale)
+        audio = self._unarrange(x / self.scale)
+        return deemphasize(audio, self.preemphasis) if self.preemphasis else audio
 
     def fit_scale(self, train: torch.Tensor, target_std: float | None = None) -> Layout:
         """A copy whose scale maps the training data `train` (N, L) into the model's range.
@@ -226,6 +243,7 @@ class Image(Layout):
     """
 
     name: ClassVar[str] = "image"
+    holds_waveforms: ClassVar[bool] = False
     padded_size: int = 32
     upsample: int | None = None
 
@@ -296,6 +314,7 @@ class PianoRoll(Layout):
     """
 
     name: ClassVar[str] = "pianoroll"
+    holds_waveforms: ClassVar[bool] = False
     pitch_low: int = 48
     pitches: int = 32
     steps: int = 32
@@ -350,6 +369,20 @@ class PianoRoll(Layout):
             ]
             clips.append(synth.render_notes(self.program, notes, self.clip_samples).mean(axis=0))
         return torch.from_numpy(np.stack(clips))
+
+
+def preemphasize(audio: torch.Tensor, coefficient: float) -> torch.Tensor:
+    """y[n] = x[n] - coefficient * x[n-1] along the last axis, with x[-1] = 0."""
+    emphasized = audio.clone()
+    emphasized[..., 1:] -= coefficient * audio[..., :-1]
+    return emphasized
+
+
+def deemphasize(emphasized: torch.Tensor, coefficient: float) -> torch.Tensor:
+    """The exact inverse of `preemphasize`: x[n] = y[n] + coefficient * x[n-1]."""
+    denominator = torch.tensor([1.0, -coefficient], dtype=emphasized.dtype, device=emphasized.device)
+    numerator = torch.tensor([1.0, 0.0], dtype=emphasized.dtype, device=emphasized.device)
+    return torchaudio.functional.lfilter(emphasized, denominator, numerator, clamp=False)
 
 
 LAYOUTS: dict[str, type[Layout]] = {cls.name: cls for cls in (Waveform2d, Waveform1d, Stft, Image, PianoRoll)}

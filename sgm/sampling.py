@@ -165,22 +165,34 @@ def karras_schedule(sde: SDE, steps: int, rho: float = 7.0, eps: float = 1e-3, d
     return sigmas, times
 
 
+def heun_schedule(sde: SDE, steps: int, rho: float, eps: float, device=None) -> tuple[list[float], list[float], list[float]]:
+    """Heun's grid: `steps` noise levels of karras_schedule from sigma(T) to sigma(eps), then 0.
+
+    Returns lists (sigmas, times, scales m(t)); sigmas has one more entry (the final 0) than the others.
+    """
+    if not (isinstance(steps, int) and steps >= 2):
+        raise ValueError(f"heun needs steps >= 2 (noise levels from sigma(T) to sigma(eps)), got {steps!r}")
+    sigmas, times = karras_schedule(sde, steps - 1, rho, eps, device=device)
+    scales = sde.marginal_prob(torch.ones_like(times), times)[0]
+    return sigmas.tolist() + [0.0], times.tolist(), scales.tolist()
+
+
 @torch.no_grad()
 def heun(score_fn, sde: SDE, shape, steps=18, rho=7.0, eps=1e-3, progress=False, generator=None, device=None):
     """Karras et al.'s deterministic Heun sampler (EDM Algorithm 1) on the probability-flow ODE.
 
     With x = m(t) y and sigma = noise_level(t), the probability-flow ODE of any SDE with
     affine drift reads dy/dsigma = -sigma m(t) score(m(t) y, t), which is nearly linear in
-    sigma; Heun steps it over the rho-schedule of karras_schedule. The last step is a plain
-    Euler step, so nfe = 2 * steps - 1.
+    sigma; Heun steps it over `steps` noise levels, the rho-schedule of karras_schedule from
+    sigma(T) to sigma(eps), and a last plain Euler step from sigma(eps) to 0 (where m = 1).
+    That step is Tweedie's denoiser E[x(0) | x(eps)], so no noise of std sigma(eps) is left in
+    the sample, and nfe = 2 * steps - 1.
     """
     x = sde.prior_sampling(shape, generator=generator, device=device)
-    sigmas, times = karras_schedule(sde, steps, rho, eps, device=x.device)
-    scales = sde.marginal_prob(torch.ones_like(times), times)[0]
-    sigmas, times, scales = sigmas.tolist(), times.tolist(), scales.tolist()
+    sigmas, times, scales = heun_schedule(sde, steps, rho, eps, device=x.device)
 
     def slope(y: torch.Tensor, i: int) -> torch.Tensor:
-        """dy/dsigma at grid point i."""
+        """dy/dsigma at noise level i (< steps)."""
         return -sigmas[i] * scales[i] * score_fn(scales[i] * y, _time_vector(times[i], y))
 
     y = x / scales[0]
@@ -191,7 +203,7 @@ def heun(score_fn, sde: SDE, shape, steps=18, rho=7.0, eps=1e-3, progress=False,
         if i < steps - 1:
             y_next = y + step * 0.5 * (direction + slope(y_next, i + 1))
         y = y_next
-    return scales[-1] * y, 2 * steps - 1
+    return y, 2 * steps - 1
 
 
 SAMPLERS = {

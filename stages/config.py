@@ -162,8 +162,15 @@ class Tensorize(Section):
     layout: Literal["waveform2d", "waveform1d", "stft", "image", "pianoroll"] = "waveform2d"
     stft: Stft = Stft()
     target_std: PositiveFloat | None = None  # scale the training data to this std (EDM: 0.5); null: the layout's rule
+    preemphasis: float = Field(0.0, ge=0, lt=1)  # y[n] = x[n] - a x[n-1] before the layout (sgm.layouts); 0: off
     test_fraction: Fraction = 0.1
     split_seed: int = 0
+
+    @model_validator(mode="after")
+    def _preemphasis_needs_waveforms(self):
+        if self.preemphasis and self.layout in ("image", "pianoroll"):
+            raise ValueError(f"preemphasis={self.preemphasis} filters waveforms; layout {self.layout!r} holds none (use 0)")
+        return self
 
 
 # --- models and training --------------------------------------------------------------------------
@@ -307,8 +314,11 @@ class ProbabilityFlowOde(Section):
     eps: Fraction = 1e-3
 
 
+HEUN_MIN_STEPS = 2  # noise levels from sigma(T) to sigma(eps); sgm.sampling.heun_schedule
+
+
 class Heun(Section):
-    steps: PositiveInt = 18
+    steps: Annotated[int, Field(ge=HEUN_MIN_STEPS)] = 18
     rho: PositiveFloat = 7.0
     eps: Fraction = 1e-3
 
@@ -376,10 +386,20 @@ def _known_columns(names: list[str], columns) -> list[str]:
     return names
 
 
+def _heun_steps_fit(section: Section, where: str) -> Section:
+    if section.sampler == "heun" and section.steps < HEUN_MIN_STEPS:
+        raise ValueError(f"{where}.steps must be >= {HEUN_MIN_STEPS} with heun, got {section.steps}")
+    return section
+
+
 class PlayInpaint(Section):
     sampler: Literal["euler_maruyama", "predictor_corrector", "heun", "probability_flow_ode"] = "euler_maruyama"
     steps: PositiveInt = 50
     resample: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _heun_steps(self):
+        return _heun_steps_fit(self, "play.inpaint")
 
 
 class PlayOde(Section):
@@ -411,6 +431,10 @@ class Play(Section):
         if sampler not in SAMPLERS or sampler == "probability_flow_ode":
             raise ValueError(f"play.sampler must be one of euler_maruyama, predictor_corrector, heun (steps-based), got {sampler!r}")
         return sampler
+
+    @model_validator(mode="after")
+    def _heun_steps(self):
+        return _heun_steps_fit(self, "play")
 
     @field_validator("scale")
     @classmethod

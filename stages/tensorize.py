@@ -85,6 +85,7 @@ def build_layout(name: str, data: torch.Tensor, params) -> Layout:
         wanted = "images from the idx source" if name == "image" else "audio; use layout 'image' for images"
         raise StageError(f"tensorize.layout is {name!r}, which needs {wanted}, but {CLEAN_DIR} holds {found}")
     options = params.tensorize.stft.model_dump() if name == "stft" else {}
+    options["preemphasis"] = params.tensorize.preemphasis
     clip_samples = data[0].numel()
     sample_rate = 0 if is_image else params.render.sample_rate
     try:

@@ -48,6 +48,12 @@ class GaussianData:
         eigen = self._to_eigen(x.double() - m_from * self.mean)
         return m_to * self.mean + self._from_eigen(eigen * (v_to / v_from).sqrt())
 
+    def flow_to_data(self, sde: SDE, x: torch.Tensor, t_from: float) -> torch.Tensor:
+        """Exact probability-flow map of x from time t_from to the noise-free data (noise level 0, m = 1)."""
+        m_from, v_from = self._marginal(sde, torch.full((x.shape[0],), t_from, dtype=torch.float64))
+        eigen = self._to_eigen(x.double() - m_from * self.mean)
+        return self.mean + self._from_eigen(eigen * (self.eigenvalues / v_from).sqrt())
+
     def log_jacobian(self, sde: SDE, t_from: float, t_to: float) -> float:
         """log |det d flow / dx| of the map from t_from to t_to."""
         _, v_from = self._marginal(sde, torch.tensor([t_from], dtype=torch.float64))

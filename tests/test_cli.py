@@ -154,7 +154,7 @@ def test_midi_file_played_with_generated_notes(files, tmp_path):
         (["midi", "MIDI"], "unconditional", "this checkpoint is unconditional: it takes no pitch labels"),
         (["notes", "--layout", "LAYOUT404"], "conditional", "layout file .*nowhere.json does not exist"),
         (["vary", "WAV", "-n", "0"], "conditional", "error: -n must be at least 1, got 0"),
-        (["notes", "--steps", "0"], "conditional", "steps must be an integer >= 1, got 0"),
+        (["notes", "--steps", "0"], "conditional", r"heun needs steps >= 2 \(noise levels from sigma\(T\) to sigma\(eps\)\), got 0"),
     ],
 )
 def test_bad_input_stops_with_one_line(files, tmp_path, capsys, args, checkpoint, message):

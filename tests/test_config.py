@@ -85,18 +85,29 @@ def test_lowpass_must_be_below_nyquist(tmp_path):
         load(tmp_path, edit(default_params(), "preprocess/lowpass_hz", 30000.0))
 
 
+def test_heun_needs_two_noise_levels_wherever_it_is_chosen(tmp_path):
+    with pytest.raises(ParamsError, match="play.steps must be >= 2 with heun, got 1"):
+        load(tmp_path, edit(default_params(), "play/steps", 1))
+    with pytest.raises(ParamsError, match="play.inpaint.steps must be >= 2 with heun, got 1"):
+        load(tmp_path, edit(edit(default_params(), "play/inpaint/sampler", "heun"), "play/inpaint/steps", 1))
+    assert load(tmp_path, edit(edit(default_params(), "play/sampler", "euler_maruyama"), "play/steps", 1)).play.steps == 1
+
+
 def test_image_layout_needs_the_idx_source(tmp_path):
+    unfiltered = edit(default_params(), "tensorize/preemphasis", 0.0)
     with pytest.raises(ParamsError, match="layout 'image' does not fit render.source 'soundfont'"):
-        load(tmp_path, edit(default_params(), "tensorize/layout", "image"))
+        load(tmp_path, edit(unfiltered, "tensorize/layout", "image"))
     with pytest.raises(ParamsError, match="layout 'waveform[12]d' does not fit render.source 'digits'"):
         load(tmp_path, edit(default_params(), "render/source", "digits"))
-    digits = edit(edit(default_params(), "render/source", "digits"), "tensorize/layout", "image")
+    digits = edit(edit(unfiltered, "render/source", "digits"), "tensorize/layout", "image")
     digits["grid"] = {"b4-32to256-1e-3": {"arch": "b4-32to256", "lr": 1e-3}}
     assert load(tmp_path, edit(digits, "train/conditioning", ["digit"])).train.conditioning == ["digit"]
     with pytest.raises(ParamsError, match=r"conditioning \['pitch'\] does not fit render.source 'digits'"):
         load(tmp_path, edit(digits, "train/conditioning", ["pitch"]))
     with pytest.raises(ParamsError, match=r"conditioning \['digit'\] does not fit render.source 'soundfont'"):
         load(tmp_path, edit(default_params(), "train/conditioning", ["digit"]))
+    with pytest.raises(ParamsError, match="tensorize: preemphasis=0.9 filters waveforms; layout 'image' holds none"):
+        load(tmp_path, edit(edit(digits, "train/conditioning", ["digit"]), "tensorize/preemphasis", 0.9))
 
 
 def test_exponents_without_a_dot_are_numbers_as_dvc_writes_them(tmp_path):
@@ -139,6 +150,7 @@ BAD_VALUES = [
     ("preprocess/normalize_peak", 1.5, ["preprocess.normalize_peak:", "less than or equal to 1"]),
     ("tensorize/layout", "mel", ["tensorize.layout:", "'waveform2d', 'waveform1d', 'stft', 'image' or 'pianoroll'"]),
     ("tensorize/target_std", 0.0, ["tensorize.target_std:", "greater than 0"]),
+    ("tensorize/preemphasis", 1.0, ["tensorize.preemphasis:", "less than 1"]),
     ("tensorize/stft", {"n_fft": 128, "hop": 256}, ["tensorize.stft:", "hop=256 exceeds n_fft=128"]),
     ("tensorize/stft/n_fft", 0, ["tensorize.stft.n_fft:", "greater than 0"]),
     ("tensorize/stft/hop", 0, ["tensorize.stft.hop:", "greater than 0"]),
@@ -200,7 +212,7 @@ BAD_VALUES = [
     ("sample/probability_flow_ode/rtol", 0.0, ["sample.probability_flow_ode.rtol:", "greater than 0"]),
     ("sample/probability_flow_ode/atol", -1.0, ["sample.probability_flow_ode.atol:", "greater than 0"]),
     ("sample/probability_flow_ode/eps", 2.0, ["sample.probability_flow_ode.eps:", "less than 1"]),
-    ("sample/heun/steps", 0, ["sample.heun.steps:", "greater than 0"]),
+    ("sample/heun/steps", 1, ["sample.heun.steps:", "greater than or equal to 2"]),
     ("sample/heun/rho", 0.0, ["sample.heun.rho:", "greater than 0"]),
     ("sample/heun/eps", 1.0, ["sample.heun.eps:", "less than 1"]),
     ("evaluate/likelihood/examples", 0, ["evaluate.likelihood.examples:", "greater than 0"]),

@@ -1,6 +1,7 @@
 """Layouts: exact inverses, the row-by-row waveform image, scale rules and size errors."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -35,6 +36,42 @@ def test_stft_round_trip_in_float32_is_within_1e_5_relative():
     audio = random_audio(8, dtype=torch.float32, seed=1)
     error = (layout.to_audio(layout.to_model(audio)) - audio).abs().max() / audio.abs().max()
     assert error < 1e-5
+
+
+@pytest.mark.parametrize("name", ["waveform2d", "waveform1d", "stft"])
+def test_preemphasis_is_undone_exactly(name):
+    layout = make_layout(name, L, SR, scale=3.7, preemphasis=0.9)
+    audio = random_audio()
+    assert (layout.to_audio(layout.to_model(audio)) - audio).abs().max() < 1e-10
+    emphasized = layout.to_model(audio) if name != "stft" else None
+    if emphasized is not None:  # the waveform layouts hold 3.7 * (x[n] - 0.9 x[n-1]), x[-1] = 0
+        flat = emphasized.reshape(3, L) / 3.7
+        assert torch.allclose(flat[:, 0], audio[:, 0]) and torch.allclose(flat[:, 1:], audio[:, 1:] - 0.9 * audio[:, :-1])
+    float32 = make_layout(name, L, SR, preemphasis=0.97).fit_scale(random_audio(4, dtype=torch.float32), target_std=0.5)
+    audio32 = random_audio(4, dtype=torch.float32, seed=1)
+    assert (float32.to_audio(float32.to_model(audio32)) - audio32).abs().max() < 1e-5
+
+
+def test_preemphasis_lifts_high_frequencies_by_the_first_order_high_pass_gain():
+    t = torch.arange(L, dtype=torch.float64)
+    layout = make_layout("waveform1d", L, SR, preemphasis=0.9)
+    for hz in (200.0, 2000.0, 15000.0):
+        sine = torch.sin(2 * torch.pi * hz * t / SR)[None]
+        omega = 2 * torch.pi * hz / SR
+        gain = abs(1 - 0.9 * complex(torch.cos(torch.tensor(omega)), -torch.sin(torch.tensor(omega))))
+        ratio = layout.to_model(sine)[0, 0, 1000:].std() / sine[0, 1000:].std()
+        assert ratio.item() == pytest.approx(gain, rel=1e-3)  # 0.10 at 200 Hz, 0.30 at 2 kHz, 1.8 at 15 kHz
+
+
+def test_preemphasis_preserves_volume_so_densities_are_unchanged():
+    layout = make_layout("waveform1d", 32, SR, scale=2.0, preemphasis=0.9)
+    jacobian = torch.autograd.functional.jacobian(lambda a: layout.to_model(a[None]).flatten(), torch.zeros(32, dtype=torch.float64))
+    assert torch.linalg.slogdet(jacobian).logabsdet.item() == pytest.approx(32 * math.log(2.0), abs=1e-9)
+
+
+def test_layouts_stored_before_preemphasis_load_without_it():
+    stored = {"layout": "waveform1d", "clip_samples": L, "sample_rate": SR, "scale": 2.0}
+    assert layout_from_dict(stored).preemphasis == 0.0
 
 
 def test_stft_frames_cover_odd_lengths_too():
@@ -112,7 +149,8 @@ def test_small_images_are_enlarged_by_whole_pixel_blocks_and_shrunk_back_by_bloc
 )
 def test_dict_round_trip_through_json(name, options):
     clip_samples, sample_rate = (784, 0) if name == "image" else (L, SR)
-    layout = make_layout(name, clip_samples, sample_rate, scale=0.123456789, **options)
+    audio_options = {} if name == "image" else {"preemphasis": 0.95}
+    layout = make_layout(name, clip_samples, sample_rate, scale=0.123456789, **options, **audio_options)
     stored = json.loads(json.dumps(layout.to_dict()))
     assert stored["layout"] == name and stored["scale"] == 0.123456789
     assert layout_from_dict(stored) == layout
@@ -124,7 +162,7 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: make_layout("waveform2d", 16000, SR), "clip_samples=16000 is not a square.*126x126=15876 and 127x127=16129"),
         (lambda: make_layout("stft", L, SR, n_fft=100, hop=128), "0 < hop <= n_fft.*n_fft=100, hop=128"),
         (lambda: make_layout("mel", L, SR), "unknown layout 'mel'; accepted: waveform2d, waveform1d, stft, image"),
-        (lambda: make_layout("stft", L, SR, nfft=254), r"no option\(s\) \['nfft'\]; accepted: \['n_fft', 'hop'\]"),
+        (lambda: make_layout("stft", L, SR, nfft=254), r"no option\(s\) \['nfft'\]; accepted: \['preemphasis', 'n_fft', 'hop'\]"),
         (lambda: make_layout("waveform1d", L, SR, scale=0.0), "scale must be a positive finite number, got 0.0"),
         (lambda: make_layout("image", 784, SR), "pass sample_rate=0, got 44100"),
         (lambda: make_layout("image", 28 * 28, 0, padded_size=16), "padded_size must be an int >= the image side 28, got 16"),
@@ -132,6 +170,8 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: make_layout("waveform1d", L, SR).to_model(torch.zeros(2, 100)), r"must have shape \(N, 16384\), got \(2, 100\)"),
         (lambda: make_layout("waveform2d", L, SR).to_audio(torch.zeros(2, 1, 64, 64)), r"\(N, 1, 128, 128\), got \(2, 1, 64, 64\)"),
         (lambda: layout_from_dict({"scale": 1.0}), "no 'layout' key"),
+        (lambda: make_layout("waveform1d", L, SR, preemphasis=1.0), r"preemphasis must be a number in \[0, 1\), got 1.0"),
+        (lambda: make_layout("image", 784, 0, preemphasis=0.9), "image: preemphasis applies to waveforms"),
     ],
 )
 def test_bad_sizes_and_names_are_reported(call, message):

@@ -151,22 +151,35 @@ def test_probability_flow_ode_is_deterministic_given_z():
 
 @pytest.mark.parametrize("name", SDE_NAMES)
 def test_heun_converges_to_exact_flow_at_second_order(name):
-    # Measured max errors at 18 steps: 0.03 (tutorial VE) .. 0.15 (sub-VP); doubling the
-    # steps must cut the error about 4x (second order).
+    # Heun ends on the noise-free data; its last (Euler) step from sigma(eps) to 0 is first
+    # order, so eps is small here. Measured max errors at 18 steps: 0.04 (tutorial VE) .. 0.19
+    # (sub-VP); doubling the steps must cut the error about 4x (second order).
     sde = make_sde(name)
     data = isotropic_data(8)
     errors = []
     for steps in (18, 36):
         generator = torch.Generator().manual_seed(3)
-        x, nfe = heun(data.score(sde), sde, (256, 8), steps=steps, generator=generator)
+        x, nfe = heun(data.score(sde), sde, (256, 8), steps=steps, eps=1e-5, generator=generator)
         z = sde.prior_sampling((256, 8), generator=torch.Generator().manual_seed(3))
-        errors.append((x.double() - data.flow(sde, z, sde.T, EPS)).abs().max().item())
+        errors.append((x.double() - data.flow_to_data(sde, z, sde.T)).abs().max().item())
         assert nfe == 2 * steps - 1
     assert errors[0] < 0.25
     assert 0.2 < errors[1] / errors[0] < 0.3
 
 
-@pytest.mark.parametrize("steps", [1, 2, 5])
+@pytest.mark.parametrize("name", ["ve", "vp", "tutorial_ve"])
+def test_heun_leaves_no_noise_of_its_last_level(name):
+    # Data of std 1e-3 (below sigma(eps) = 0.01-0.03): a sampler that stopped at eps would
+    # leave samples spread by sigma(eps); Heun's last step to sigma = 0 must not.
+    sde = make_sde(name)
+    tight = GaussianData(torch.full((4,), 0.5), torch.full((4,), 1e-6))
+    x, _ = heun(tight.score(sde), sde, (4096, 4), steps=18, generator=torch.Generator().manual_seed(0))
+    assert sde.noise_level(torch.tensor([EPS])).item() > 0.01
+    assert x.double().std().item() < 1.5e-3
+    assert (x.double().mean() - 0.5).abs() < 1e-3
+
+
+@pytest.mark.parametrize("steps", [2, 3, 5])
 def test_heun_counts_score_evaluations(steps):
     sde = make_sde("ve")
     calls = []
@@ -217,6 +230,7 @@ def test_get_sampler_rejects_unknown_names():
     [
         (euler_maruyama, {"steps": 0}, "steps must be an integer >= 1, got 0"),
         (heun, {"steps": 2.5}, "got 2.5"),
+        (heun, {"steps": 1}, "heun needs steps >= 2"),
         (euler_maruyama, {"eps": 0.0}, r"eps must lie in \(0, T=1.0\), got 0.0"),
         (probability_flow_ode, {"eps": 1.0}, "got 1.0"),
         (predictor_corrector, {"snr": 0.0}, "snr must be > 0, got 0.0"),

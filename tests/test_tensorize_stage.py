@@ -86,6 +86,23 @@ def test_audio_layouts_end_to_end(tmp_path, monkeypatch, layout, shape):
         assert "stft_roundtrip_max_error" not in metrics
 
 
+def test_preemphasis_is_stored_with_the_layout_and_undone_on_the_way_back(tmp_path, monkeypatch):
+    write_params(tmp_path, "waveform1d")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["tensorize"].update(preemphasis=0.9, target_std=0.5)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    audio = write_clean_audio(tmp_path)
+    train, _, stored, _ = run(tmp_path, monkeypatch)
+
+    is_train = np.isin(np.repeat(np.arange(NOTES), CLIPS), train["note_id"].numpy())
+    emphasized = audio[is_train].copy()
+    emphasized[:, 1:] -= 0.9 * audio[is_train][:, :-1]
+    assert stored["preemphasis"] == 0.9
+    assert np.abs(train["x"][:, 0].numpy() / stored["scale"] - emphasized).max() < 1e-6
+    assert train["x"].std().item() == pytest.approx(0.5, rel=1e-3)  # the scale is fitted to the emphasized tensors
+    assert np.abs(layout_from_dict(stored).to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-5
+
+
 def test_image_layout_end_to_end(tmp_path, monkeypatch):
     write_params(tmp_path, "image")
     clean = tmp_path / "data" / "clean"
