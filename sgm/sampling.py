@@ -165,13 +165,16 @@ def karras_schedule(sde: SDE, steps: int, rho: float = 7.0, eps: float = 1e-3, d
     return sigmas, times
 
 
+HEUN_MIN_STEPS = 2  # Heun's noise levels run from sigma(T) to sigma(eps): at least those two
+
+
 def heun_schedule(sde: SDE, steps: int, rho: float, eps: float, device=None) -> tuple[list[float], list[float], list[float]]:
     """Heun's grid: `steps` noise levels of karras_schedule from sigma(T) to sigma(eps), then 0.
 
     Returns lists (sigmas, times, scales m(t)); sigmas has one more entry (the final 0) than the others.
     """
-    if not (isinstance(steps, int) and steps >= 2):
-        raise ValueError(f"heun needs steps >= 2 (noise levels from sigma(T) to sigma(eps)), got {steps!r}")
+    if not (isinstance(steps, int) and steps >= HEUN_MIN_STEPS):
+        raise ValueError(f"heun needs steps >= {HEUN_MIN_STEPS} (noise levels from sigma(T) to sigma(eps)), got {steps!r}")
     sigmas, times = karras_schedule(sde, steps - 1, rho, eps, device=device)
     scales = sde.marginal_prob(torch.ones_like(times), times)[0]
     return sigmas.tolist() + [0.0], times.tolist(), scales.tolist()

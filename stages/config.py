@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML, YAMLError
 
 from sgm.generate import SCALES
-from sgm.layouts import PianoRoll, make_layout
-from sgm.sampling import SAMPLERS
+from sgm.layouts import LAYOUTS, PianoRoll, make_layout
+from sgm.sampling import HEUN_MIN_STEPS, SAMPLERS
 from sgm.sde import SDES
 from stages.columns import COLUMNS, METRIC_COLUMNS
 
@@ -168,7 +168,7 @@ class Tensorize(Section):
 
     @model_validator(mode="after")
     def _preemphasis_needs_waveforms(self):
-        if self.preemphasis and self.layout in ("image", "pianoroll"):
+        if self.preemphasis and not LAYOUTS[self.layout].holds_waveforms:
             raise ValueError(f"preemphasis={self.preemphasis} filters waveforms; layout {self.layout!r} holds none (use 0)")
         return self
 
@@ -312,9 +312,6 @@ class ProbabilityFlowOde(Section):
     rtol: PositiveFloat = 1e-5
     atol: PositiveFloat = 1e-5
     eps: Fraction = 1e-3
-
-
-HEUN_MIN_STEPS = 2  # noise levels from sigma(T) to sigma(eps); sgm.sampling.heun_schedule
 
 
 class Heun(Section):
