@@ -1,4 +1,4 @@
-"""Signal processing for clips: down-mix, zero-phase low-pass, peak normalization, cutting.
+"""Signal processing for clips: down-mix, zero-phase low-pass and its stop band, peak normalization, cutting.
 
 Arrays are channels-first, (channels, L) or (L,), with time on the last axis.
 """
@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import signal
+
+STOPBAND_GRID = 1 << 16
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -49,6 +51,22 @@ def lowpass(audio: np.ndarray, sample_rate: float, cutoff_hz: float, order: int 
     audio = np.asarray(audio)
     sos = lowpass_sos(sample_rate, cutoff_hz, order)
     return signal.sosfiltfilt(sos, audio, axis=-1).astype(audio.dtype)
+
+
+def stopband_hz(sample_rate: float, cutoff_hz: float, order: int = 8, attenuation_db: float = 60.0) -> float | None:
+    """The lowest frequency from which `lowpass` attenuates by at least `attenuation_db` (both passes).
+
+    Clips filtered by `lowpass` hold nothing measurable above it. None if the filter never gets
+    that deep below the Nyquist frequency.
+    """
+    if not attenuation_db > 0:
+        raise ValueError(f"attenuation_db={attenuation_db} must be positive")
+    freqs, response = signal.sosfreqz(lowpass_sos(sample_rate, cutoff_hz, order), worN=STOPBAND_GRID, fs=sample_rate)
+    gain_db = 40 * np.log10(np.maximum(np.abs(response), 1e-300))  # forward and backward: |H|^2 in amplitude
+    deep = np.flatnonzero(gain_db > -attenuation_db)
+    if deep[-1] == len(freqs) - 1:
+        return None
+    return float(freqs[deep[-1] + 1])
 
 
 def peak_normalize(audio: np.ndarray, peak: float) -> np.ndarray:

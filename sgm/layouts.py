@@ -21,6 +21,12 @@ squared error barely notices noise there; pre-emphasis lifts those bands before 
 de-emphasis lowers whatever error the model leaves there by the same factor. The map is lower
 triangular with a unit diagonal (determinant 1), so densities and bits/dim are unchanged by it.
 
+They can also know the band their clips occupy (`band_hz`, set by tensorize from the preprocess
+low-pass): `to_audio` then zeroes every Fourier coefficient above it, the projection onto the
+clips' band. Real clips lose nothing measurable there (the low-pass left them at least 60 dB down);
+a model's samples lose the hiss it leaves where the data are silent, which otherwise dominates
+their spectral flatness.
+
 Scale rules (`fit_scale`): waveforms get 1/peak|train| so the training clips fill [-1, 1]; stft
 gets 0.5/std(train coefficients), since a peak rule would let a few loud low bins squash the rest;
 images get 1/255, so pixels lie in [0, 1] like the score-SDE tutorial's MNIST. With `target_std`
@@ -58,6 +64,7 @@ class Layout(abc.ABC):
     sample_rate: int
     scale: float = 1.0
     preemphasis: float = 0.0
+    band_hz: float | None = None
 
     def __post_init__(self):
         if not (isinstance(self.clip_samples, int) and self.clip_samples > 0):
@@ -69,6 +76,13 @@ class Layout(abc.ABC):
         if self.preemphasis and not self.holds_waveforms:
             raise ValueError(f"{self.name}: preemphasis applies to waveforms; this layout holds no audio samples")
         self._check_sample_rate()
+        if self.band_hz is not None:
+            if not self.holds_waveforms:
+                raise ValueError(f"{self.name}: band_hz applies to waveforms; this layout holds no audio samples")
+            if not (isinstance(self.band_hz, (int, float)) and 0 < self.band_hz < self.sample_rate / 2):
+                raise ValueError(
+                    f"{self.name}: band_hz must lie between 0 and the Nyquist frequency {self.sample_rate / 2} Hz, got {self.band_hz!r}"
+                )
 
     def _check_sample_rate(self):
         if not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
@@ -92,10 +106,12 @@ class Layout(abc.ABC):
         return self._arrange(data) * self.scale
 
     def to_audio(self, x: torch.Tensor) -> torch.Tensor:
-        """Model tensor (N, *shape) -> clips (N, L); the exact inverse of `to_model`."""
+        """Model tensor (N, *shape) -> clips (N, L); the inverse of `to_model`, projected onto `band_hz`."""
         _check_shape("model tensor", x, self.shape, self.name)
         audio = self._unarrange(x / self.scale)
-        return deemphasize(audio, self.preemphasis) if self.preemphasis else audio
+        if self.preemphasis:
+            audio = deemphasize(audio, self.preemphasis)
+        return band_limit(audio, self.sample_rate, self.band_hz) if self.band_hz is not None else audio
 
     def fit_scale(self, train: torch.Tensor, target_std: float | None = None) -> Layout:
         """A copy whose scale maps the training data `train` (N, L) into the model's range.
@@ -383,6 +399,14 @@ def deemphasize(emphasized: torch.Tensor, coefficient: float) -> torch.Tensor:
     denominator = torch.tensor([1.0, -coefficient], dtype=emphasized.dtype, device=emphasized.device)
     numerator = torch.tensor([1.0, 0.0], dtype=emphasized.dtype, device=emphasized.device)
     return torchaudio.functional.lfilter(emphasized, denominator, numerator, clamp=False)
+
+
+def band_limit(audio: torch.Tensor, sample_rate: int, band_hz: float) -> torch.Tensor:
+    """Clips (..., L) with every Fourier coefficient above `band_hz` set to zero (an orthogonal projection)."""
+    spectrum = torch.fft.rfft(audio, dim=-1)
+    above = torch.fft.rfftfreq(audio.shape[-1], 1 / sample_rate, device=audio.device) > band_hz
+    spectrum[..., above] = 0
+    return torch.fft.irfft(spectrum, n=audio.shape[-1], dim=-1)
 
 
 LAYOUTS: dict[str, type[Layout]] = {cls.name: cls for cls in (Waveform2d, Waveform1d, Stft, Image, PianoRoll)}

@@ -326,6 +326,7 @@ class Sample(Section):
     fast_path: Literal["auto", "on", "off"] = "auto"
     compile: Literal["auto", "on", "off"] = "off"
     guidance: Annotated[float, Field(ge=0)] = 0.0  # classifier-free guidance scale w (conditional models)
+    band_limit: bool = True  # audio limited to the training clips' band (layout band_hz); false: the net's raw output
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()
     predictor_corrector: PredictorCorrector = PredictorCorrector()

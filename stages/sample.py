@@ -5,6 +5,8 @@ All samplers of one checkpoint start from the same seeded prior draws, so they c
 A conditional model is asked for a seeded, balanced list of labels (sgm.conditioning.balanced_requests)
 with classifier-free guidance `sample.guidance`; each WAV is named after what was asked
 (sample_003_flute_G4.wav) and samples.pt records the requests under "requested".
+Audio is limited to the band of the training clips (the layout's `band_hz`) unless
+`sample.band_limit` is false, which keeps the network's raw output for comparison.
 The net runs on the fast path that `sample.fast_path` and `sample.compile` pick (sgm.fastpath: bf16
 autocast, channels_last and torch.compile where they are faster); the samplers' own arithmetic
 stays float32.
@@ -12,6 +14,7 @@ stays float32.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -43,7 +46,7 @@ def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "sample")
     settings = params.sample
-    layout = read_layout()
+    layout = read_layout() if settings.band_limit else dataclasses.replace(read_layout(), band_hz=None)
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     missing = [str(path) for path in checkpoints.values() if not path.is_file()]
     if missing:

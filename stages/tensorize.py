@@ -2,11 +2,14 @@
 
 Reads data/clean (mono WAVs listed in notes.csv, or images.pt from the idx source) and writes
 data/tensors/{train.pt, test.pt, layout.json, metrics.json}. The layout's scale is fitted on the
-training split only, so nothing about the test clips leaks into the model's units.
+training split only, so nothing about the test clips leaks into the model's units. Audio layouts
+also record the band the preprocess low-pass left (`band_hz`, where it reaches -60 dB), so that
+audio made from model tensors is limited to the same band.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -14,7 +17,8 @@ import pandas as pd
 import soundfile
 import torch
 
-from sgm.layouts import Layout, make_layout
+from sgm.dsp import stopband_hz
+from sgm.layouts import LAYOUTS, Layout, make_layout
 from sgm.sde import max_pairwise_distance
 from sgm.splits import split_by_group
 from stages import melody_data
@@ -86,6 +90,8 @@ def build_layout(name: str, data: torch.Tensor, params) -> Layout:
         raise StageError(f"tensorize.layout is {name!r}, which needs {wanted}, but {CLEAN_DIR} holds {found}")
     options = params.tensorize.stft.model_dump() if name == "stft" else {}
     options["preemphasis"] = params.tensorize.preemphasis
+    if LAYOUTS[name].holds_waveforms and params.preprocess.lowpass_hz is not None:
+        options["band_hz"] = stopband_hz(params.render.sample_rate, params.preprocess.lowpass_hz, params.preprocess.lowpass_order)
     clip_samples = data[0].numel()
     sample_rate = 0 if is_image else params.render.sample_rate
     try:
@@ -125,7 +131,8 @@ def main() -> None:
             if split == "train":
                 metrics["max_pairwise_distance"] = max_pairwise_distance(x)
             if layout.name == "stft":
-                roundtrip_errors.append((layout.to_audio(x) - data[idx]).abs().max().item())
+                unlimited = dataclasses.replace(layout, band_hz=None)
+                roundtrip_errors.append((unlimited.to_audio(x) - data[idx]).abs().max().item())
             torch.save({"x": x, **{name: values[idx] for name, values in labels.items()}}, out / f"{split}.pt")
         if roundtrip_errors:
             metrics["stft_roundtrip_max_error"] = max(roundtrip_errors)

@@ -179,6 +179,7 @@ BAD_VALUES = [
     ("train/label_dropout", 1.0, ["train.label_dropout:", "less than 1"]),
     ("sample/guidance", -1.0, ["sample.guidance:", "greater than or equal to 0"]),
     ("sample/fast_path", "fast", ["sample.fast_path:", "'auto', 'on' or 'off'"]),
+    ("sample/band_limit", "sometimes", ["sample.band_limit:", "valid boolean"]),
     ("sample/compile", True, ["sample.compile:", "'auto', 'on' or 'off'"]),
     ("train/fast_path", True, ["train.fast_path:", "'auto', 'on' or 'off'"]),
     ("train/save_every_minutes", 0, ["train.save_every_minutes:", "greater than 0"]),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sgm.dsp import cut_clips, lowpass, lowpass_sos, peak_normalize, to_mono
+from sgm.dsp import cut_clips, lowpass, lowpass_sos, peak_normalize, stopband_hz, to_mono
 
 RATE = 44100
 
@@ -37,6 +37,24 @@ def test_lowpass_attenuates_strongly_an_octave_above_cutoff():
     assert -35 < gain[1] < -30
     assert gain[2] < -200
     assert zero_phase_gain_db(lowpass_sos(RATE, 5000.0, 4), [10000], RATE)[0] < -48
+
+
+@pytest.mark.parametrize("cutoff, order, depth", [(10000.0, 8, 60.0), (10000.0, 8, 40.0), (4000.0, 2, 60.0)])
+def test_stopband_starts_where_the_lowpass_reaches_the_asked_depth(cutoff, order, depth):
+    edge = stopband_hz(RATE, cutoff, order, depth)
+    just_below, at, above = zero_phase_gain_db(lowpass_sos(RATE, cutoff, order), [edge - 2.0, edge, (edge + RATE / 2) / 2], RATE)
+    assert just_below > -depth >= at > above
+    assert cutoff < edge < RATE / 2
+
+
+def test_lowpassed_noise_holds_nothing_measurable_above_the_stopband():
+    noise = np.random.default_rng(0).standard_normal(1 << 16)
+    power = np.abs(np.fft.rfft(lowpass(noise, RATE, 10000.0))) ** 2
+    freqs = np.fft.rfftfreq(len(noise), 1 / RATE)
+    edge = stopband_hz(RATE, 10000.0)
+    assert 13000 < edge < 14000  # 60 dB down at 1.34x the cutoff for order 8
+    assert power[freqs > edge].mean() < 1e-6 * power[freqs < 5000].mean()
+    assert stopband_hz(RATE, 21000.0, 1, 300.0) is None  # a gentle filter near Nyquist never gets 300 dB down
 
 
 def test_lowpass_keeps_phase_and_removes_high_sine():

@@ -69,9 +69,29 @@ def test_preemphasis_preserves_volume_so_densities_are_unchanged():
     assert torch.linalg.slogdet(jacobian).logabsdet.item() == pytest.approx(32 * math.log(2.0), abs=1e-9)
 
 
-def test_layouts_stored_before_preemphasis_load_without_it():
+def test_layouts_stored_before_preemphasis_and_band_load_without_them():
     stored = {"layout": "waveform1d", "clip_samples": L, "sample_rate": SR, "scale": 2.0}
     assert layout_from_dict(stored).preemphasis == 0.0
+    assert layout_from_dict(stored).band_hz is None
+
+
+def periodic_sine(cycles: int) -> torch.Tensor:
+    """A sine of `cycles` whole periods per clip: one Fourier coefficient, at cycles * SR / L Hz."""
+    return torch.sin(2 * torch.pi * cycles * torch.arange(L, dtype=torch.float64) / L)
+
+
+@pytest.mark.parametrize(("name", "options"), [("waveform2d", {}), ("waveform1d", {}), ("stft", {"n_fft": 254, "hop": 128})])
+def test_to_audio_projects_onto_the_band(name, options):
+    layout = make_layout(name, L, SR, scale=3.7, preemphasis=0.9, band_hz=13000.0, **options)
+    in_band, above = periodic_sine(372), 0.1 * periodic_sine(5200)  # 1.0 kHz and 14.0 kHz
+    back = layout.to_audio(layout.to_model(torch.stack([in_band + above, in_band])))
+    assert (back[0] - in_band).abs().max() < 1e-9  # the 14 kHz sine is gone, the 1 kHz one untouched
+    assert (back[1] - in_band).abs().max() < 1e-9
+    assert (layout.to_audio(layout.to_model(back)) - back).abs().max() < 1e-9  # a projection: twice is once
+    noise = random_audio(2)
+    removed = noise - layout.to_audio(layout.to_model(noise))
+    share_above = (SR / 2 - 13000.0) / (SR / 2)
+    assert removed.square().sum() / noise.square().sum() == pytest.approx(share_above, rel=0.02)  # white noise loses the band above
 
 
 def test_stft_frames_cover_odd_lengths_too():
@@ -149,7 +169,7 @@ def test_small_images_are_enlarged_by_whole_pixel_blocks_and_shrunk_back_by_bloc
 )
 def test_dict_round_trip_through_json(name, options):
     clip_samples, sample_rate = (784, 0) if name == "image" else (L, SR)
-    audio_options = {} if name == "image" else {"preemphasis": 0.95}
+    audio_options = {} if name == "image" else {"preemphasis": 0.95, "band_hz": 13368.08}
     layout = make_layout(name, clip_samples, sample_rate, scale=0.123456789, **options, **audio_options)
     stored = json.loads(json.dumps(layout.to_dict()))
     assert stored["layout"] == name and stored["scale"] == 0.123456789
@@ -162,7 +182,7 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: make_layout("waveform2d", 16000, SR), "clip_samples=16000 is not a square.*126x126=15876 and 127x127=16129"),
         (lambda: make_layout("stft", L, SR, n_fft=100, hop=128), "0 < hop <= n_fft.*n_fft=100, hop=128"),
         (lambda: make_layout("mel", L, SR), "unknown layout 'mel'; accepted: waveform2d, waveform1d, stft, image"),
-        (lambda: make_layout("stft", L, SR, nfft=254), r"no option\(s\) \['nfft'\]; accepted: \['preemphasis', 'n_fft', 'hop'\]"),
+        (lambda: make_layout("stft", L, SR, nfft=254), r"no option\(s\) \['nfft'\]; accepted: \['preemphasis', 'band_hz', 'n_fft', 'hop'\]"),
         (lambda: make_layout("waveform1d", L, SR, scale=0.0), "scale must be a positive finite number, got 0.0"),
         (lambda: make_layout("image", 784, SR), "pass sample_rate=0, got 44100"),
         (lambda: make_layout("image", 28 * 28, 0, padded_size=16), "padded_size must be an int >= the image side 28, got 16"),
@@ -172,6 +192,8 @@ def test_dict_round_trip_through_json(name, options):
         (lambda: layout_from_dict({"scale": 1.0}), "no 'layout' key"),
         (lambda: make_layout("waveform1d", L, SR, preemphasis=1.0), r"preemphasis must be a number in \[0, 1\), got 1.0"),
         (lambda: make_layout("image", 784, 0, preemphasis=0.9), "image: preemphasis applies to waveforms"),
+        (lambda: make_layout("image", 784, 0, band_hz=1000.0), "image: band_hz applies to waveforms"),
+        (lambda: make_layout("waveform1d", L, SR, band_hz=22050.0), "band_hz must lie between 0 and the Nyquist frequency 22050.0 Hz, got 22050.0"),
     ],
 )
 def test_bad_sizes_and_names_are_reported(call, message):

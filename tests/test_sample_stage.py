@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from sgm.audio_io import read_wav
-from sgm.layouts import make_layout
+from sgm.layouts import band_limit, make_layout
 from sgm.losses import score_fn_from_net
 from sgm.nets import build_net
 from sgm.sampling import get_sampler
@@ -109,6 +109,26 @@ def test_same_seed_gives_identical_samples(workdir):
     sample.main()
     second = torch.load(workdir / "runs" / POINT / "samples" / "epoch_002" / "heun" / "samples.pt", weights_only=True)
     assert torch.equal(first["x"], second["x"])
+
+
+def test_audio_keeps_to_the_data_band_unless_band_limit_is_off(workdir):
+    stored = json.loads((workdir / "data" / "tensors" / "layout.json").read_text())
+    (workdir / "data" / "tensors" / "layout.json").write_text(json.dumps({**stored, "band_hz": 4000.0}))
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    records = {}
+    for limited in (True, False):
+        params["sample"]["band_limit"] = limited
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+        sample.main()
+        records[limited] = torch.load(workdir / "runs" / POINT / "samples" / "epoch_002" / "heun" / "samples.pt", weights_only=True)
+    limited, raw = records[True], records[False]
+    assert torch.equal(limited["x"], raw["x"])  # the same draws; only the audio differs
+    torch.testing.assert_close(raw["audio"], raw["x"].reshape(N_SAMPLES, CLIP) / stored["scale"])
+    above = torch.fft.rfftfreq(CLIP, 1 / SAMPLE_RATE) > 4000.0
+    power_above = lambda audio: torch.fft.rfft(audio.double()).abs().square()[:, above].sum().item()  # noqa: E731
+    assert power_above(raw["audio"]) > 1e-3 * raw["audio"].double().square().sum().item() * CLIP
+    assert power_above(limited["audio"]) < 1e-9 * power_above(raw["audio"])
+    torch.testing.assert_close(limited["audio"], band_limit(raw["audio"], SAMPLE_RATE, 4000.0))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The tensorize stage end to end on a tiny data/clean written here, for every layout."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import soundfile
 import torch
 import yaml
 
-from sgm.layouts import layout_from_dict
+from sgm.dsp import stopband_hz
+from sgm.layouts import band_limit, layout_from_dict
 from stages import tensorize
 from stages.common import StageError
 from tests.study_params import study_params
@@ -75,8 +77,12 @@ def test_audio_layouts_end_to_end(tmp_path, monkeypatch, layout, shape):
     is_train = np.isin(np.repeat(np.arange(NOTES), CLIPS), train["note_id"].numpy())
     restored = layout_from_dict(stored)
     assert stored["layout"] == layout and stored["sample_rate"] == SAMPLE_RATE and metrics["scale"] == stored["scale"]
-    assert np.abs(restored.to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-6
-    assert np.abs(restored.to_audio(test["x"]).numpy() - audio[~is_train]).max() < 1e-6
+    assert stored["band_hz"] == stopband_hz(SAMPLE_RATE, SAMPLE_RATE / 4, 8)  # where the preprocess low-pass is 60 dB down
+    unlimited = dataclasses.replace(restored, band_hz=None)
+    assert np.abs(unlimited.to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-6
+    assert np.abs(unlimited.to_audio(test["x"]).numpy() - audio[~is_train]).max() < 1e-6
+    in_band = band_limit(torch.from_numpy(audio[~is_train]), SAMPLE_RATE, stored["band_hz"]).numpy()
+    assert np.abs(restored.to_audio(test["x"]).numpy() - in_band).max() < 1e-6
     if layout == "stft":
         assert train["x"].std().item() == pytest.approx(0.5, rel=1e-3)
         assert 0 < metrics["stft_roundtrip_max_error"] < 1e-6
@@ -100,7 +106,8 @@ def test_preemphasis_is_stored_with_the_layout_and_undone_on_the_way_back(tmp_pa
     assert stored["preemphasis"] == 0.9
     assert np.abs(train["x"][:, 0].numpy() / stored["scale"] - emphasized).max() < 1e-6
     assert train["x"].std().item() == pytest.approx(0.5, rel=1e-3)  # the scale is fitted to the emphasized tensors
-    assert np.abs(layout_from_dict(stored).to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-5
+    unlimited = dataclasses.replace(layout_from_dict(stored), band_hz=None)
+    assert np.abs(unlimited.to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-5
 
 
 def test_image_layout_end_to_end(tmp_path, monkeypatch):
@@ -112,6 +119,7 @@ def test_image_layout_end_to_end(tmp_path, monkeypatch):
     train, test, stored, metrics = run(tmp_path, monkeypatch)
 
     assert (metrics["train"], metrics["test"]) == (20, 10)
+    assert stored["band_hz"] is None  # images have no band, whatever preprocess.lowpass_hz says
     assert train["x"].shape == (20, 1, 32, 32) and 0 <= train["x"].min() and train["x"].max() <= 1
     layout = layout_from_dict(stored)
     assert torch.equal(layout.to_images(test["x"]), images[test["note_id"]])
