@@ -102,6 +102,7 @@ def sample_quality(samples_file, real: RealData, settings: Evaluate, classifiers
             settings.crepe_model,
             real.pitch_range,
             target_midi=None if requested_pitch is None else torch.tensor(requested_pitch, dtype=torch.float32),
+            cutoff_hz=real.cutoff_hz,
         )
     except ValueError as err:
         raise StageError(f"{samples_file}: {err}") from None
@@ -126,7 +127,7 @@ def main() -> None:
     if missing:
         raise StageError("missing input(s) (run the train and sample stages first):\n  " + "\n  ".join(missing))
 
-    real = load_real_data(settings)
+    real = load_real_data(settings, params.preprocess.lowpass_hz)
     classifiers = LabelClassifiers(real.layout, params.render.programs)
     metrics = {}
     scored = params.sample.samplers

@@ -100,7 +100,12 @@ def scale(player: Player, params) -> dict:
     player.item("Scale", text, [joined])
     analysis = analyze(torch.from_numpy(clips), player.layout.sample_rate, params.evaluate.crepe_model)
     threshold = params.evaluate.periodicity_threshold
-    metrics = {"pitchedness": pitchedness(analysis, threshold), "spectral_flatness": spectral_flatness(torch.from_numpy(clips))}
+    audio = torch.from_numpy(clips)
+    metrics = {
+        "pitchedness": pitchedness(analysis, threshold),
+        "spectral_flatness": spectral_flatness(audio),
+        "spectral_flatness_in_band": spectral_flatness(audio, player.layout.sample_rate, params.preprocess.lowpass_hz),
+    }
     if known:
         metrics["pitch_accuracy"] = pitch_accuracy(analysis, threshold, torch.tensor([r["pitch"] for r in requests], dtype=torch.float32))
         metrics["asked"] = [r["pitch"] for r in requests]

@@ -47,6 +47,7 @@ class RealData:
     heldout: torch.Tensor | None  # (N, L) audio; None for images
     heldout_analysis: CrepeAnalysis | None
     pitch_range: tuple[int, int] | None
+    cutoff_hz: float | None = None  # the data's low-pass cutoff: in-band flatness stops there
 
 
 def spread(total: int, n: int | None) -> torch.Tensor:
@@ -55,7 +56,7 @@ def spread(total: int, n: int | None) -> torch.Tensor:
     return torch.linspace(0, total - 1, n).round().long()
 
 
-def load_real_data(settings: Evaluate) -> RealData:
+def load_real_data(settings: Evaluate, cutoff_hz: float | None) -> RealData:
     """Read data/tensors and analyse `heldout_clips` test clips, spread over the test set, once."""
     missing = [str(TENSORS_DIR / name) for name in TENSOR_FILES if not (TENSORS_DIR / name).is_file()]
     if missing:
@@ -71,7 +72,7 @@ def load_real_data(settings: Evaluate) -> RealData:
         raise StageError(
             f"{TENSORS_DIR / 'test.pt'} gives {len(heldout)} held-out clip(s); the Frechet distance needs at least 2"
         )
-    return RealData(layout, test, heldout, analyze(heldout, layout.sample_rate, settings.crepe_model), pitches)
+    return RealData(layout, test, heldout, analyze(heldout, layout.sample_rate, settings.crepe_model), pitches, cutoff_hz)
 
 
 def real_metrics(real: RealData, train_clips: torch.Tensor, settings: Evaluate) -> dict[str, float]:
@@ -82,6 +83,7 @@ def real_metrics(real: RealData, train_clips: torch.Tensor, settings: Evaluate) 
         "pitchedness": pitchedness(real.heldout_analysis, threshold),
         "pitch_accuracy": pitch_accuracy(real.heldout_analysis, threshold, pitch_range=real.pitch_range),
         "spectral_flatness": spectral_flatness(real.heldout),
+        "spectral_flatness_in_band": spectral_flatness(real.heldout, real.layout.sample_rate, real.cutoff_hz),
         "frechet_distance": frechet_distance(train_embedding, real.heldout_analysis.embedding),
     }
 
@@ -94,7 +96,7 @@ def main() -> None:
 
         write_json(REFERENCE_FILE, melody_reference(read_layout(), params))
         return
-    real = load_real_data(settings)
+    real = load_real_data(settings, params.preprocess.lowpass_hz)
     recognised = heldout_accuracy(LabelClassifiers(real.layout, params.render.programs), real.test)
     if real.heldout is None:
         write_json(REFERENCE_FILE, {"real": recognised, "shaped_noise": {}})
@@ -120,6 +122,7 @@ def main() -> None:
                 settings.periodicity_threshold,
                 settings.crepe_model,
                 real.pitch_range,
+                cutoff_hz=real.cutoff_hz,
             ),
         },
     )

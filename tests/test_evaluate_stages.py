@@ -35,6 +35,7 @@ N_SAMPLES = 6
 TEST_PITCHES = [61, 63, 66, 68, 70, 71]
 CONFIG = {"net": "unet2d", "channels": [8, 16], "embed_dim": 16, "sde": {"name": "tutorial_ve", "sigma": 25.0}}
 SEED = 0
+BAND_HZ = 4000.0  # the data's low-pass cutoff, where in-band flatness stops
 
 
 def tones(pitches, phase: float = 0.0) -> torch.Tensor:
@@ -47,6 +48,7 @@ def write_params(root: Path, layout: str = "waveform2d") -> None:
     params = study_params()
     params["seed"] = SEED
     params["tensorize"]["layout"] = layout
+    params["preprocess"]["lowpass_hz"] = BAND_HZ
     if layout == "image":
         params["render"].update(source="idx", idx={"images": "images.idx"})
     params["archs"] = {"tiny": {"blocks": 2, "channels": CONFIG["channels"], "embed_dim": CONFIG["embed_dim"]}}
@@ -130,10 +132,11 @@ def test_evaluate_scores_tones_above_noise_for_every_checkpoint(repo):
     assert sorted(metrics) == ["epoch_001", "epoch_002"]
     for numbers in metrics.values():
         good, bad = numbers["euler_maruyama"], numbers["probability_flow_ode"]
-        assert set(good) == {"pitchedness", "pitch_accuracy", "spectral_flatness", "frechet_distance"}
+        assert set(good) == {"pitchedness", "pitch_accuracy", "spectral_flatness", "spectral_flatness_in_band", "frechet_distance"}
         assert good["pitchedness"] == good["pitch_accuracy"] == 1.0
         assert bad["pitchedness"] == bad["pitch_accuracy"] == 0.0
         assert good["spectral_flatness"] < 1e-3 < 0.5 < bad["spectral_flatness"]
+        assert good["spectral_flatness"] < good["spectral_flatness_in_band"] < 1e-3 < 0.5 < bad["spectral_flatness_in_band"]
         assert bad["frechet_distance"] > 3 * good["frechet_distance"]
         assert numbers["bpd_nfe"] >= 8 and math.isfinite(numbers["bpd"])
 
@@ -169,6 +172,7 @@ def test_reference_real_clips_beat_shaped_noise(repo):
     assert noise["pitchedness"] < 1.0
     assert noise["frechet_distance"] > real["frechet_distance"]
     assert real["spectral_flatness"] < noise["spectral_flatness"]
+    assert real["spectral_flatness_in_band"] < noise["spectral_flatness_in_band"]
 
 
 def test_results_table_has_a_row_per_checkpoint_and_sampler_and_the_references(repo):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from sgm.dsp import lowpass
 from sgm.embeddings import CrepeAnalysis, analyze
 from sgm.metrics import (
     audio_metrics,
@@ -79,6 +80,14 @@ def test_white_noise_is_unpitched_and_flat(bank):
     assert spectral_flatness(tone_clips) < 1e-6
 
 
+def test_in_band_flatness_still_calls_low_passed_noise_flat():
+    noise = white_noise(3, 7)
+    low_passed = torch.from_numpy(lowpass(noise.numpy(), SAMPLE_RATE, 5000.0))
+    assert spectral_flatness(low_passed) < 0.01  # the empty band above 5 kHz drags the full-band number down
+    assert spectral_flatness(low_passed, SAMPLE_RATE, 5000.0) == pytest.approx(WHITE_NOISE_FLATNESS, abs=0.03)
+    assert spectral_flatness(noise, SAMPLE_RATE, SAMPLE_RATE / 2) == spectral_flatness(noise)  # the whole band: the same number
+
+
 def test_tone_80_cents_sharp_fails_requested_pitch_but_not_nearest(bank):
     _, detuned = bank["detuned"]
     error = pitch_error_cents(clip_pitch_hz(detuned, THRESHOLD), target_midi=torch.tensor([69]))
@@ -149,6 +158,8 @@ def test_bad_input_is_named(bank):
         shaped_noise(torch.ones(100), 1, CLIP)
     with pytest.raises(ValueError, match="L >= 2048, got shape \\(1, 100\\)"):
         spectral_flatness(torch.zeros(1, 100))
+    with pytest.raises(ValueError, match="max_hz needs the clips' sample_rate"):
+        spectral_flatness(torch.zeros(1, 4096), max_hz=5000.0)
     with pytest.raises(ValueError, match="pitch_range must be \\(lowest, highest\\), got \\(91, 55\\)"):
         pitch_error_cents(torch.tensor([440.0]), pitch_range=(91, 55))
     with pytest.raises(ValueError, match="no clips|at least one clip"):

@@ -14,6 +14,7 @@ from tests.test_cli import tiny_checkpoint
 from tests.test_pipeline import REPO
 
 RATE = 8000
+CUTOFF_HZ = 2000.0
 CLIP = 2048
 CONDITIONING = {"pitch": list(range(60, 73)), "instrument": ["flute", "violin"]}
 
@@ -33,6 +34,7 @@ def project(tmp_path, monkeypatch, single_thread):
     params["archs"] = {"tiny": {"net": "unet1d", "blocks": 2, "channels": [8, 8], "embed_dim": 16}}
     params["grid"] = {"tiny": {"arch": "tiny", "lr": 1e-3}}
     params["tensorize"]["layout"] = "waveform1d"
+    params["preprocess"]["lowpass_hz"] = CUTOFF_HZ
     params["train"]["epochs"] = [1, 2]
     params["play"].update(point="tiny", instrument="violin", steps=2, inpaint={"sampler": "euler_maruyama", "steps": 2, "resample": 2}, between=1, melody="C3 E3 G3:2 R C4:2")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -58,6 +60,8 @@ def test_play_writes_every_example_with_its_spectrogram_and_costs(project):
     assert soundfile.info(project / "play" / "melody.wav").frames == round((1.75 + 0.1) * RATE)
     metrics = json.loads((project / "results" / "play.json").read_text())
     assert metrics["scale"]["asked"] == list(range(60, 73)) and 0 <= metrics["scale"]["pitch_accuracy"] <= 1
+    in_band, full_band = metrics["scale"]["spectral_flatness_in_band"], metrics["scale"]["spectral_flatness"]
+    assert 0 < in_band <= 1 and abs(in_band - full_band) > 1e-3  # up to CUTOFF_HZ only: other bins, another number
     assert metrics["continuation"]["nfe"] == 4 and metrics["variation"]["nfe"] == 3 and metrics["melody"]["nfe"] > 0
 
 
