@@ -110,6 +110,18 @@ def test_preemphasis_is_stored_with_the_layout_and_undone_on_the_way_back(tmp_pa
     assert np.abs(unlimited.to_audio(train["x"]).numpy() - audio[is_train]).max() < 1e-5
 
 
+def test_clips_that_were_not_low_passed_get_no_band(tmp_path, monkeypatch):
+    write_params(tmp_path, "waveform1d")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["preprocess"]["lowpass_hz"] = None
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    audio = write_clean_audio(tmp_path)
+    _, test, stored, _ = run(tmp_path, monkeypatch)
+    assert stored["band_hz"] is None
+    is_test = np.isin(np.repeat(np.arange(NOTES), CLIPS), test["note_id"].numpy())
+    assert np.abs(layout_from_dict(stored).to_audio(test["x"]).numpy() - audio[is_test]).max() < 1e-6
+
+
 def test_image_layout_end_to_end(tmp_path, monkeypatch):
     write_params(tmp_path, "image")
     clean = tmp_path / "data" / "clean"
