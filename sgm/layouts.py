@@ -73,16 +73,12 @@ class Layout(abc.ABC):
             raise ValueError(f"{self.name}: scale must be a positive finite number, got {self.scale!r}")
         if not (isinstance(self.preemphasis, (int, float)) and 0 <= self.preemphasis < 1):
             raise ValueError(f"{self.name}: preemphasis must be a number in [0, 1), got {self.preemphasis!r}")
-        if self.preemphasis and not self.holds_waveforms:
-            raise ValueError(f"{self.name}: preemphasis applies to waveforms; this layout holds no audio samples")
+        for waveform_option in ("preemphasis", "band_hz"):
+            if getattr(self, waveform_option) not in (None, 0) and not self.holds_waveforms:
+                raise ValueError(f"{self.name}: {waveform_option} applies to waveforms; this layout holds no audio samples")
         self._check_sample_rate()
-        if self.band_hz is not None:
-            if not self.holds_waveforms:
-                raise ValueError(f"{self.name}: band_hz applies to waveforms; this layout holds no audio samples")
-            if not (isinstance(self.band_hz, (int, float)) and 0 < self.band_hz < self.sample_rate / 2):
-                raise ValueError(
-                    f"{self.name}: band_hz must lie between 0 and the Nyquist frequency {self.sample_rate / 2} Hz, got {self.band_hz!r}"
-                )
+        if self.band_hz is not None and not (isinstance(self.band_hz, (int, float)) and 0 < self.band_hz < self.sample_rate / 2):
+            raise ValueError(f"{self.name}: band_hz must lie between 0 and the Nyquist frequency {self.sample_rate / 2} Hz, got {self.band_hz!r}")
 
     def _check_sample_rate(self):
         if not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
