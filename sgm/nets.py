@@ -206,17 +206,44 @@ class UpBlock1d(nn.Module):
         return self.res(torch.cat([self.resample(x), skip], dim=1), embedding)
 
 
+class SelfAttention1d(nn.Module):
+    """Pre-norm multi-head self-attention over positions, added to its input.
+
+    The output projection starts at zero, so a new block is the identity and training adds
+    only what helps.
+    """
+
+    def __init__(self, channels: int, heads: int):
+        super().__init__()
+        if heads < 1 or channels % heads:
+            raise ValueError(f"attention over {channels} channels needs a head count >= 1 that divides it, got {heads}")
+        self.heads = heads
+        self.norm = group_norm(channels)
+        self.qkv = nn.Conv1d(channels, 3 * channels, 1)
+        self.out = nn.Conv1d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, length = x.shape
+        q, k, v = self.qkv(self.norm(x)).view(batch, 3 * self.heads, channels // self.heads, length).transpose(2, 3).chunk(3, dim=1)
+        h = F.scaled_dot_product_attention(q, k, v)
+        return x + self.out(h.transpose(2, 3).reshape(batch, channels, length))
+
+
 class UNet1d(nn.Module):
     """CRASH-style waveform U-Net on (batch, in_channels, length).
 
     Down block i: kernel-5 conv (stride 1 for the first, 4 after) and a FiLM-conditioned
     residual block; each up block upsamples by 4 (transposed conv, kernel 8) and merges the
     skip. Downsampling by 4 keeps 16384 samples at 16 or more positions even with 6 blocks.
-    The length must be divisible by 4**(len(channels)-1); `input_size`, when given, is
-    checked against that at construction.
+    With `attention_heads` > 0, self-attention at the lowest resolution (256 positions for
+    16384 samples and 4 blocks) lets every position see the whole clip; the convolutions alone
+    see about +-800 samples. The length must be divisible by 4**(len(channels)-1);
+    `input_size`, when given, is checked against that at construction.
     """
 
-    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes=0, input_size=None):
+    def __init__(self, channels, in_channels: int = 1, embed_dim: int = 256, num_classes=0, input_size=None, attention_heads: int = 0):
         super().__init__()
         channels = check_channels(channels)
         self.channels = channels
@@ -233,6 +260,7 @@ class UNet1d(nn.Module):
         )
         self.up = nn.ModuleList(UpBlock1d(c_in, c_out, embed_dim) for c_in, c_out in zip(channels[:0:-1], channels[-2::-1]))
         self.head = nn.Sequential(group_norm(channels[0]), nn.SiLU(), nn.Conv1d(channels[0], in_channels, 5, padding=2))
+        self.middle = SelfAttention1d(channels[-1], attention_heads) if attention_heads else nn.Identity()
 
     def _check_shape(self, shape) -> None:
         m = self.size_multiple
@@ -251,7 +279,7 @@ class UNet1d(nn.Module):
         for block in self.down:
             h = block(h, embedding)
             skips.append(h)
-        h = skips.pop()
+        h = self.middle(skips.pop())
         for block in self.up:
             h = block(h, skips.pop(), embedding)
         return self.head(h)

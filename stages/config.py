@@ -24,6 +24,7 @@ from stages.columns import COLUMNS, METRIC_COLUMNS
 PARAMS_FILE = Path("params.yaml")
 
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -181,6 +182,7 @@ class Arch(Section):
     blocks: PositiveInt
     channels: list[PositiveInt]
     embed_dim: PositiveInt = 256
+    attention_heads: NonNegativeInt = 0   # unet1d: self-attention heads at the lowest resolution (0: none)
 
     @model_validator(mode="after")
     def _blocks_match_channels(self):
@@ -188,6 +190,10 @@ class Arch(Section):
             raise ValueError(f"channel list {self.channels} has {len(self.channels)} entries but blocks={self.blocks}")
         if self.embed_dim % 2:
             raise ValueError(f"embed_dim={self.embed_dim} must be even (sine and cosine time features)")
+        if self.attention_heads and self.net != "unet1d":
+            raise ValueError(f"attention_heads={self.attention_heads} needs net unet1d, not {self.net}")
+        if self.attention_heads and self.channels[-1] % self.attention_heads:
+            raise ValueError(f"attention_heads={self.attention_heads} must divide the last channel count {self.channels[-1]}")
         return self
 
     @property

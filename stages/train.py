@@ -59,6 +59,7 @@ def main() -> None:
         "channels": arch.channels,
         "in_channels": data.shape[1],
         "embed_dim": arch.embed_dim,
+        **({"attention_heads": arch.attention_heads} if arch.attention_heads else {}),
         "sde": {"name": settings.sde.name, **settings.sde.kwargs(distance)},
         "conditioning": conditioning,
         "precond": settings.precond.model_dump(include={"name", "sigma_data"}),

@@ -160,6 +160,9 @@ BAD_VALUES = [
     ("archs/b4-32to256/blocks", 0, ["archs.b4-32to256.blocks:", "greater than 0"]),
     ("archs/b4-32to256/channels", [32, 0, 128, 256], ["archs.b4-32to256.channels.1:", "greater than 0"]),
     ("archs/b4-32to256/embed_dim", 255, ["archs.b4-32to256:", "embed_dim=255 must be even"]),
+    ("archs/b4-32to256/attention_heads", 4, ["archs.b4-32to256:", "attention_heads=4 needs net unet1d, not unet2d"]),
+    ("archs/b4-1d-32to256/attention_heads", 3, ["archs.b4-1d-32to256:", "attention_heads=3 must divide the last channel count 256"]),
+    ("archs/b4-1d-32to256/attention_heads", -1, ["archs.b4-1d-32to256.attention_heads:", "greater than or equal to 0"]),
     ("archs/b4-1d-32to256", {"net": "unet1d", "blocks": 9, "channels": [8] * 9}, ["grid point 'b4-1d-32to256-1e-3'", "9 blocks need sizes divisible by 65536", "(1, 16384)"]),
     ("grid/b4-1d-32to256-1e-3/arch", "b9-huge", ["names architecture 'b9-huge', which is not in archs"]),
     ("grid/b4-1d-32to256-1e-3/lr", 0.0, ["grid.b4-1d-32to256-1e-3.lr:", "greater than 0"]),
@@ -266,7 +269,7 @@ def test_every_key_of_params_yaml_has_a_bad_value_row():
 
     params = default_params()
     keys = set(leaves({k: v for k, v in params.items() if k not in ("archs", "grid")}))
-    keys |= {"archs/b4-32to256/" + key for key in ("net", "blocks", "channels", "embed_dim")}
+    keys |= {"archs/b4-32to256/" + key for key in ("net", "blocks", "channels", "embed_dim", "attention_heads")}
     keys |= {"grid/b4-1d-32to256-1e-3/" + key for key in params["grid"]["b4-1d-32to256-1e-3"]}
     covered = {row[0] for row in BAD_VALUES}
     assert sorted(keys - covered) == []

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sgm.nets import NETS, UNet1d, UNet2d, build_net, count_flops, group_norm
+from sgm.nets import NETS, SelfAttention1d, UNet1d, UNet2d, build_net, count_flops, group_norm
 
 STUDY_CHANNELS = [
     [32, 64, 128, 256],
@@ -54,6 +54,36 @@ def test_waveform_net_runs_on_16384_samples():
     out = net(torch.randn(2, 1, 16384), torch.tensor([0.2, 0.7]))
     assert out.shape == (2, 1, 16384)
     assert torch.isfinite(out).all() and out.std() > 0
+
+
+def test_new_attention_block_is_the_identity_and_then_mixes_all_positions():
+    torch.manual_seed(0)
+    block, x = SelfAttention1d(16, heads=4), torch.randn(2, 16, 64)
+    torch.testing.assert_close(block(x), x, rtol=0, atol=0)
+    torch.nn.init.normal_(block.out.weight)
+    moved = x.clone()
+    moved[:, :, -1] += 1.0
+    changed = (block(moved) - block(x)).abs().amax(dim=1)
+    assert (changed > 1e-4).all()  # the last position reaches every output position
+    order = torch.randperm(64)
+    torch.testing.assert_close(block(x[:, :, order]), block(x)[:, :, order], rtol=1e-5, atol=1e-5)
+
+
+def test_waveform_net_with_attention_starts_as_the_net_without():
+    x, t, labels = torch.randn(2, 1, 1024), torch.tensor([0.2, 0.7]), torch.tensor([[1, 0], [2, 1]])
+    torch.manual_seed(3)
+    plain = UNet1d([8, 16, 16], num_classes=[3, 2])
+    torch.manual_seed(3)
+    attending = UNet1d([8, 16, 16], num_classes=[3, 2], attention_heads=4)
+    missing, unexpected = attending.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith("middle.") for key in missing)
+    torch.testing.assert_close(attending(x, t, labels), plain(x, t, labels), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("heads", [-1, 3])
+def test_attention_heads_must_divide_the_last_channels(heads):
+    with pytest.raises(ValueError, match=f"attention over 16 channels needs a head count >= 1 that divides it, got {heads}"):
+        UNet1d([8, 16], attention_heads=heads)
 
 
 @pytest.mark.parametrize("channels", [[32, 64, 128, 256], [64, 128, 256, 512, 1024, 2048]])

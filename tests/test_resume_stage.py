@@ -19,6 +19,8 @@ import pytest
 import torch
 import yaml
 
+from sgm.nets import SelfAttention1d
+from sgm.train import load_for_inference
 from tests.dvc_project import dvc_project
 from tests.test_pipeline import tiny_params
 
@@ -147,3 +149,20 @@ def test_a_changed_learning_rate_after_a_kill_starts_afresh_and_says_why(project
     state = torch.load(root / "runs" / POINT / "train" / "checkpoints" / "epoch_002.pt", weights_only=True)
     assert state["step"] == 2 * STEPS_PER_EPOCH
     assert checkpoint_hashes(root) != straight
+
+
+def test_an_arch_with_attention_trains_a_net_that_uses_it(project):
+    root, run, _, _ = project
+    shutil.rmtree(root / "runs", ignore_errors=True)
+    attending = params()
+    attending["archs"]["tiny"]["attention_heads"] = 4
+    (root / "params.yaml").write_text(yaml.safe_dump(attending, sort_keys=False))
+    run(sys.executable, "-m", "stages.train", POINT)
+    run("git", "checkout", "params.yaml")
+    path = root / "runs" / POINT / "train" / "checkpoints" / "epoch_002.pt"
+    assert torch.load(path, weights_only=True)["config"]["attention_heads"] == 4
+    net, _, _ = load_for_inference(path, device="cpu")
+    attention = net.net.middle
+    assert isinstance(attention, SelfAttention1d) and attention.heads == 4
+    assert attention.out.weight.abs().max() > 0  # trained away from its zero start
+    shutil.rmtree(root / "runs")
