@@ -501,6 +501,11 @@ class Params(Section):
                     f"grid point {name!r} uses {point.arch!r}, a {self.archs[point.arch].net}, but layout "
                     f"{self.tensorize.layout!r} needs a {wanted}"
                 )
+        if self.play is not None and self.play.point not in self.grid:
+            raise ValueError(
+                f"play.point {self.play.point!r} is not a grid point ({', '.join(self.grid)}): "
+                f"name the one to play, e.g. -S play.point={next(iter(self.grid))}"
+            )
         return self
 
 

@@ -186,8 +186,6 @@ def main() -> None:
     params = load_params()
     if params.play is None:
         raise StageError("params.yaml has no play section")
-    if params.play.point not in params.grid:
-        raise StageError(f"play.point {params.play.point!r} is not a grid point ({', '.join(params.grid)})")
     with atomic_dir(PLAY_DIR) as out:
         try:
             player = Player(params, out)

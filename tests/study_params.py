@@ -24,4 +24,5 @@ def with_tiny_1d_net(params: dict) -> dict:
     params["tensorize"]["layout"] = "waveform1d"
     params["archs"]["tiny-1d"] = {"net": "unet1d", "blocks": 2, "channels": [8, 16]}
     params["grid"] = {"tiny-1d": {"arch": "tiny-1d", "lr": 1e-3}}
+    params["play"]["point"] = "tiny-1d"
     return params

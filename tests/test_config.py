@@ -101,6 +101,7 @@ def test_image_layout_needs_the_idx_source(tmp_path):
         load(tmp_path, edit(default_params(), "render/source", "digits"))
     digits = edit(edit(unfiltered, "render/source", "digits"), "tensorize/layout", "image")
     digits["grid"] = {"b4-32to256-1e-3": {"arch": "b4-32to256", "lr": 1e-3}}
+    digits["play"]["point"] = "b4-32to256-1e-3"
     assert load(tmp_path, edit(digits, "train/conditioning", ["digit"])).train.conditioning == ["digit"]
     with pytest.raises(ParamsError, match=r"conditioning \['pitch'\] does not fit render.source 'digits'"):
         load(tmp_path, edit(digits, "train/conditioning", ["pitch"]))
@@ -231,6 +232,7 @@ BAD_VALUES = [
     ("plot/metrics", ["fid"], ["plot.metrics: no results.csv column(s) ['fid']; accepted: train_loss"]),
     ("plot/hyperparameters", ["lr", "width"], ["plot.hyperparameters: no results.csv column(s) ['width']; accepted: point"]),
     ("play/point", 3, ["play.point:", "valid string"]),
+    ("play/point", "b9-nowhere", ["play.point 'b9-nowhere' is not a grid point (b4-1d-32to256-1e-3): name the one to play, e.g. -S play.point=b4-1d-32to256-1e-3"]),
     ("play/instrument", 5, ["play.instrument:", "valid string"]),
     ("play/sampler", "probability_flow_ode", ["play.sampler must be one of euler_maruyama, predictor_corrector, heun"]),
     ("play/steps", 0, ["play.steps:", "greater than 0"]),

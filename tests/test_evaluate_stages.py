@@ -53,6 +53,7 @@ def write_params(root: Path, layout: str = "waveform2d") -> None:
         params["render"].update(source="idx", idx={"images": "images.idx"})
     params["archs"] = {"tiny": {"blocks": 2, "channels": CONFIG["channels"], "embed_dim": CONFIG["embed_dim"]}}
     params["grid"] = {POINT: {"arch": "tiny", "lr": 1e-3}}
+    params["play"]["point"] = POINT
     params["train"].update(epochs=EPOCHS, sde=CONFIG["sde"])
     params["sample"].update(n_samples=N_SAMPLES, samplers=list(SAMPLERS))
     params["evaluate"].update(likelihood={"examples": 2, "rtol": 1e-2, "atol": 1e-2, "eps": 1e-5}, heldout_clips=None)

@@ -71,6 +71,7 @@ def write_params(root: Path, layout: str = "waveform2d") -> None:
     params = study_params()
     params["render"].update(sample_rate=SAMPLE_RATE, clip_samples=CLIP)
     params["grid"] = {name: {"arch": "b4-32to256", "lr": lr} for name, lr in POINTS.items()}
+    params["play"]["point"] = next(iter(POINTS))
     params["train"]["epochs"] = [1]
     params["sample"].update(samplers=SAMPLERS, n_samples=SAMPLES_PER_SAMPLER)
     params["plot"].update(real_clips=REAL_CLIPS, sheet_columns=2)

@@ -41,6 +41,7 @@ def write_inputs(root: Path) -> None:
     params["seed"] = 3
     params["archs"] = {"tiny": {"blocks": 2, "channels": CONFIG["channels"], "embed_dim": CONFIG["embed_dim"]}}
     params["grid"] = {POINT: {"arch": "tiny", "lr": 1e-3}}
+    params["play"]["point"] = POINT
     params["train"].update(epochs=EPOCHS, sde=CONFIG["sde"])
     params["sample"].update(
         n_samples=N_SAMPLES, batch_size=BATCH, samplers=SAMPLERS, euler_maruyama={"steps": 4, "eps": 1e-3}, heun={"steps": 3, "rho": 7.0, "eps": 1e-3},

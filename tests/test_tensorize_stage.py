@@ -33,6 +33,7 @@ def write_params(root: Path, layout: str) -> None:
     net = "unet1d" if layout == "waveform1d" else "unet2d"
     arch = next(name for name, a in params["archs"].items() if a.get("net", "unet2d") == net)
     params["grid"] = {"point": {"arch": arch, "lr": 1e-4}}
+    params["play"]["point"] = "point"
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
