@@ -133,6 +133,19 @@ def spectral_flatness(audio: torch.Tensor, sample_rate: int | None = None, max_h
     return float(librosa.feature.spectral_flatness(S=magnitude, power=2.0).mean())
 
 
+def flatness_by_group(audio: torch.Tensor, groups: list[str], sample_rate: int, max_hz: float | None) -> dict[str, float]:
+    """In-band spectral flatness (see `spectral_flatness`) of the clips of each group, in first-seen order.
+
+    `groups[i]` names the group of clip `audio[i]` (an instrument, say): a mean over many groups hides which one is off.
+    """
+    if len(groups) != len(audio):
+        raise ValueError(f"need one group name per clip, got {len(groups)} names for {len(audio)} clips")
+    members = {}
+    for index, group in enumerate(groups):
+        members.setdefault(group, []).append(index)
+    return {group: spectral_flatness(audio[indices], sample_rate, max_hz) for group, indices in members.items()}
+
+
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Frechet (2-Wasserstein) distance squared between Gaussians fitted to rows of a and b.
 

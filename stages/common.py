@@ -57,6 +57,11 @@ def eval_metrics_file(point: str) -> Path:
     return RUNS_DIR / point / "eval" / "metrics.json"
 
 
+def by_instrument_file(point: str) -> Path:
+    """In-band flatness per instrument of a grid point's samples and of the held-out clips (see stages.evaluate)."""
+    return RUNS_DIR / point / "eval" / "by_instrument.csv"
+
+
 def summary_file(point: str) -> Path:
     """A grid point's headline numbers under short names, for `dvc exp show` (see stages.evaluate)."""
     return RUNS_DIR / point / "summary.json"
@@ -132,6 +137,15 @@ def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def write_csv(path: Path, table) -> None:
+    """Write a pandas table as CSV atomically, like `write_json`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    table.to_csv(tmp, index=False)
     os.replace(tmp, path)
 
 

@@ -10,7 +10,6 @@ sound like the data), ties broken by the lower bits/dim, then by name; without a
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 
@@ -24,6 +23,7 @@ from stages.common import (
     run_stage,
     sampling_metrics_file,
     train_metrics_file,
+    write_csv,
     write_json,
 )
 from stages.config import Params, load_params
@@ -97,10 +97,7 @@ def main() -> None:
         "best": json_ready(best),
         "reference": references,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    partial = TABLE_FILE.with_name(f".{TABLE_FILE.name}.partial")
-    table.to_csv(partial, index=False)
-    os.replace(partial, TABLE_FILE)
+    write_csv(TABLE_FILE, table)
     write_json(SUMMARY_FILE, summary)
 
 

@@ -18,6 +18,7 @@ import yaml
 from sgm.layouts import make_layout
 from sgm.likelihood import log_likelihood
 from sgm.losses import score_fn_from_net
+from sgm.metrics import spectral_flatness
 from sgm.nets import build_net
 from sgm.sde import make_sde
 from sgm.train import load_for_inference, train
@@ -140,6 +141,36 @@ def test_evaluate_scores_tones_above_noise_for_every_checkpoint(repo):
         assert good["spectral_flatness"] < good["spectral_flatness_in_band"] < 1e-3 < 0.5 < bad["spectral_flatness_in_band"]
         assert bad["frechet_distance"] > 3 * good["frechet_distance"]
         assert numbers["bpd_nfe"] >= 8 and math.isfinite(numbers["bpd"])
+
+
+def test_flatness_by_instrument_sets_each_requested_instrument_beside_its_held_out_clips():
+    clean = tones([60, 62, 64, 66])
+    hissy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))
+    layout = make_layout("waveform1d", CLIP, SAMPLE_RATE)
+    programs = {"piano": 0, "violin": 40}
+    test = {"x": layout.to_model(clean), "program": torch.tensor([0, 0, 40, 40])}
+    real = reference.RealData(layout, test, clean, None, None, BAND_HZ)
+    settings = evaluate.Evaluate(heldout_clips=None)
+    records = {
+        ("epoch_002", "heun"): {"audio": torch.cat([clean[:2], hissy[2:]]), "requested": {"instrument": ["piano", "piano", "violin", "violin"]}},
+        ("epoch_002", "euler_maruyama"): {"audio": clean, "requested": {"pitch": [60, 62, 64, 66]}},  # no instrument asked: no rows
+    }
+    table = evaluate.flatness_by_instrument(real, records, settings, programs)
+    assert list(table.columns) == list(evaluate.BY_INSTRUMENT_COLUMNS)
+    assert table[["checkpoint", "sampler", "instrument", "clips"]].values.tolist() == [
+        ["reference", "real", "piano", 2], ["reference", "real", "violin", 2], ["epoch_002", "heun", "piano", 2], ["epoch_002", "heun", "violin", 2],
+    ]  # fmt: skip
+    real_violin = spectral_flatness(clean[2:], SAMPLE_RATE, BAND_HZ)
+    assert table["spectral_flatness_in_band"].iloc[1] == real_violin
+    assert table["times_real"].tolist()[:3] == [1.0, 1.0, 1.0]  # the piano samples are the held-out piano clips
+    assert table["times_real"].iloc[3] == spectral_flatness(hissy[2:], SAMPLE_RATE, BAND_HZ) / real_violin > 10
+
+
+def test_evaluate_writes_the_held_out_clips_flatness_by_instrument(repo):
+    table = pd.read_csv(repo / "runs" / POINT / "eval" / "by_instrument.csv")
+    held_out = torch.load(repo / "data" / "tensors" / "test.pt", weights_only=True)
+    assert table[["checkpoint", "sampler", "instrument", "clips"]].values.tolist() == [["reference", "real", "acoustic_grand_piano", len(held_out["x"])]]
+    assert table["times_real"].tolist() == [1.0] and 0 < table["spectral_flatness_in_band"].iloc[0] < 1e-3
 
 
 def test_summary_holds_the_last_checkpoints_headline_numbers_under_short_names(repo):

@@ -9,6 +9,7 @@ from sgm.embeddings import CrepeAnalysis, analyze
 from sgm.metrics import (
     audio_metrics,
     clip_pitch_hz,
+    flatness_by_group,
     frechet_distance,
     mean_magnitude_spectrum,
     pitch_accuracy,
@@ -86,6 +87,19 @@ def test_in_band_flatness_still_calls_low_passed_noise_flat():
     assert spectral_flatness(low_passed) < 0.01  # the empty band above 5 kHz drags the full-band number down
     assert spectral_flatness(low_passed, SAMPLE_RATE, 5000.0) == pytest.approx(WHITE_NOISE_FLATNESS, abs=0.03)
     assert spectral_flatness(noise, SAMPLE_RATE, SAMPLE_RATE / 2) == spectral_flatness(noise)  # the whole band: the same number
+
+
+def test_flatness_by_group_scores_each_group_on_its_own_clips():
+    t = torch.arange(CLIP) / SAMPLE_RATE
+    tone = 0.3 * torch.sin(2 * math.pi * 440.0 * t).expand(2, CLIP)
+    clips = torch.cat([white_noise(1, 3), tone[:1], white_noise(1, 4), tone[1:]])
+    groups = ["noise", "tone", "noise", "tone"]
+    by_group = flatness_by_group(clips, groups, SAMPLE_RATE, 5000.0)
+    assert list(by_group) == ["noise", "tone"]  # first-seen order
+    assert by_group["noise"] == spectral_flatness(clips[[0, 2]], SAMPLE_RATE, 5000.0) == pytest.approx(WHITE_NOISE_FLATNESS, abs=0.03)
+    assert by_group["tone"] == spectral_flatness(tone, SAMPLE_RATE, 5000.0) < 1e-3
+    with pytest.raises(ValueError, match="need one group name per clip, got 3 names for 4 clips"):
+        flatness_by_group(clips, groups[:3], SAMPLE_RATE, 5000.0)
 
 
 def test_tone_80_cents_sharp_fails_requested_pitch_but_not_nearest(bank):

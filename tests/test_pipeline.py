@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -84,6 +85,10 @@ def test_repro_produces_every_output(project):
                 assert sorted(requested["pitch"]) == [60, 62] and sorted(requested["instrument"]) == ["acoustic_grand_piano", "violin"]
                 names = [f"sample_{i:03d}_{p}_{midi_name(q)}.wav" for i, (p, q) in enumerate(zip(requested["instrument"], requested["pitch"]))]
                 assert sorted(w.name for w in folder.glob("*.wav")) == sorted(names)
+        by_instrument = pd.read_csv(root / "runs" / point / "eval" / "by_instrument.csv")
+        generated = by_instrument[by_instrument["checkpoint"] != "reference"]
+        assert len(generated) == 2 * len(SAMPLERS) * 2 and set(generated["instrument"]) == {"acoustic_grand_piano", "violin"}
+        assert (by_instrument["checkpoint"] == "reference").sum() >= 1 and (by_instrument["spectral_flatness_in_band"] > 0).all()
         sampling = json.loads((root / "runs" / point / "sampling.json").read_text())
         assert set(sampling["epoch_002"]) == set(SAMPLERS)
         assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())
