@@ -238,8 +238,8 @@ class UNet1d(nn.Module):
     residual block; each up block upsamples by 4 (transposed conv, kernel 8) and merges the
     skip. Downsampling by 4 keeps 16384 samples at 16 or more positions even with 6 blocks.
     With `attention_heads` > 0, self-attention at the lowest resolution (256 positions for
-    16384 samples and 4 blocks) lets every position see the whole clip; the convolutions alone
-    see about +-800 samples. The length must be divisible by 4**(len(channels)-1);
+    16384 samples and 4 blocks) lets every position see the whole clip; the convolutions of 4
+    blocks alone see +-512 samples. The length must be divisible by 4**(len(channels)-1);
     `input_size`, when given, is checked against that at construction.
     """
 
