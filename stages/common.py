@@ -131,22 +131,23 @@ def stop_requests(signals=(signal.SIGINT, signal.SIGTERM)):
             signal.signal(signum, handler)
 
 
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temp file, then rename), so readers never see half a file."""
+def _write_atomically(path: Path, write) -> None:
+    """Call write(temporary path) beside `path`, then rename it over `path`: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    write(tmp)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically."""
+    _write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def write_csv(path: Path, table) -> None:
-    """Write a pandas table as CSV atomically, like `write_json`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    """Write a pandas table as CSV atomically."""
+    _write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def grid_point_argument(params, stage: str) -> str:

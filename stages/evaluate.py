@@ -115,7 +115,7 @@ def sample_quality(record: dict, samples_file, real: RealData, settings: Evaluat
     return {**quality, **requested_accuracy(classifiers, record, samples_file)}
 
 
-def flatness_by_instrument(real: RealData, records: dict, settings: Evaluate, programs: dict[str, int]) -> pd.DataFrame:
+def flatness_by_instrument(real: RealData, records: dict, programs: dict[str, int]) -> pd.DataFrame:
     """In-band flatness per instrument: the held-out clips' (checkpoint "reference", sampler "real"),
     then that of each (checkpoint, sampler) record's samples by requested instrument, and how many
     times the held-out clips' of the same instrument it is. No rows for images; no sample rows for
@@ -124,8 +124,7 @@ def flatness_by_instrument(real: RealData, records: dict, settings: Evaluate, pr
     if real.heldout is None:
         return pd.DataFrame(columns=BY_INSTRUMENT_COLUMNS)
     names = instrument_names(programs)
-    chosen = spread(len(real.test["x"]), settings.heldout_clips)
-    heldout = [names.get(program, f"program_{program}") for program in real.test["program"][chosen].tolist()]
+    heldout = [names.get(program, f"program_{program}") for program in real.test["program"][real.heldout_index].tolist()]
     rate, cutoff = real.layout.sample_rate, real.cutoff_hz
     reference = flatness_by_group(real.heldout, heldout, rate, cutoff)
     rows = [("reference", "real", name, heldout.count(name), value, 1.0) for name, value in reference.items()]
@@ -173,7 +172,7 @@ def main() -> None:
                 if quality:
                     metrics[name][sampler] = quality
                 bar.update()
-    write_csv(by_instrument_file(point), flatness_by_instrument(real, records, settings, params.render.programs))
+    write_csv(by_instrument_file(point), flatness_by_instrument(real, records, params.render.programs))
     write_json(eval_metrics_file(point), metrics)
     write_json(summary_file(point), summary(last_test_loss(params, point), metrics[checkpoint_name(params.train.epochs[-1])]))
 

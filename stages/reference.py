@@ -48,6 +48,7 @@ class RealData:
     heldout_analysis: CrepeAnalysis | None
     pitch_range: tuple[int, int] | None
     cutoff_hz: float | None = None  # the data's low-pass cutoff: in-band flatness stops there
+    heldout_index: torch.Tensor | None = None  # which test clips `heldout` holds
 
 
 def spread(total: int, n: int | None) -> torch.Tensor:
@@ -67,12 +68,13 @@ def load_real_data(settings: Evaluate, cutoff_hz: float | None) -> RealData:
     pitches = pitch_range(torch.cat([train_pitch, test["pitch"]]))
     if layout.name == "image":
         return RealData(layout, test, None, None, pitches)
-    heldout = layout.to_audio(test["x"][spread(len(test["x"]), settings.heldout_clips)])
+    index = spread(len(test["x"]), settings.heldout_clips)
+    heldout = layout.to_audio(test["x"][index])
     if len(heldout) < 2:
         raise StageError(
             f"{TENSORS_DIR / 'test.pt'} gives {len(heldout)} held-out clip(s); the Frechet distance needs at least 2"
         )
-    return RealData(layout, test, heldout, analyze(heldout, layout.sample_rate, settings.crepe_model), pitches, cutoff_hz)
+    return RealData(layout, test, heldout, analyze(heldout, layout.sample_rate, settings.crepe_model), pitches, cutoff_hz, index)
 
 
 def real_metrics(real: RealData, train_clips: torch.Tensor, settings: Evaluate) -> dict[str, float]:

@@ -149,13 +149,12 @@ def test_flatness_by_instrument_sets_each_requested_instrument_beside_its_held_o
     layout = make_layout("waveform1d", CLIP, SAMPLE_RATE)
     programs = {"piano": 0, "violin": 40}
     test = {"x": layout.to_model(clean), "program": torch.tensor([0, 0, 40, 40])}
-    real = reference.RealData(layout, test, clean, None, None, BAND_HZ)
-    settings = evaluate.Evaluate(heldout_clips=None)
+    real = reference.RealData(layout, test, clean, None, None, BAND_HZ, heldout_index=torch.arange(4))
     records = {
         ("epoch_002", "heun"): {"audio": torch.cat([clean[:2], hissy[2:]]), "requested": {"instrument": ["piano", "piano", "violin", "violin"]}},
         ("epoch_002", "euler_maruyama"): {"audio": clean, "requested": {"pitch": [60, 62, 64, 66]}},  # no instrument asked: no rows
     }
-    table = evaluate.flatness_by_instrument(real, records, settings, programs)
+    table = evaluate.flatness_by_instrument(real, records, programs)
     assert list(table.columns) == list(evaluate.BY_INSTRUMENT_COLUMNS)
     assert table[["checkpoint", "sampler", "instrument", "clips"]].values.tolist() == [
         ["reference", "real", "piano", 2], ["reference", "real", "violin", 2], ["epoch_002", "heun", "piano", 2], ["epoch_002", "heun", "violin", 2],
