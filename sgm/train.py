@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from sgm import distributed, fastpath
 from sgm.conditioning import drop_labels
 from sgm.losses import WEIGHTINGS, dsm_loss
+from sgm.lr_schedule import SCHEDULES, learning_rate
 from sgm.model import REQUIRED_KEYS, build_model
 from sgm.sde import SDE
 
@@ -152,7 +153,7 @@ def read_checkpoint(path, required=CHECKPOINT_KEYS, map_location="cpu") -> dict:
     return state
 
 
-def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size, fast_path="auto", save_every_steps=None, save_every_seconds=None) -> None:
+def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, lr_schedule, lr_decay_fraction, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size, fast_path="auto", save_every_steps=None, save_every_seconds=None) -> None:
     """ValueError listing every bad argument of `train` at once."""
     problems = []
     if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.dim() < 2:
@@ -170,6 +171,10 @@ def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, ema
         problems.append(f"batch_size must be a positive multiple of the world size {world_size} and at most the {n} examples, got {batch_size}")
     if not lr > 0:
         problems.append(f"lr must be positive, got {lr}")
+    if lr_schedule not in SCHEDULES:
+        problems.append(f"lr_schedule {lr_schedule!r} is not one of {SCHEDULES}")
+    if not 0 < lr_decay_fraction <= 1:
+        problems.append(f"lr_decay_fraction must lie in (0, 1], got {lr_decay_fraction}")
     if not 0 <= ema_decay < 1:
         problems.append(f"ema_decay must lie in [0, 1), got {ema_decay}")
     if grad_clip is not None and not grad_clip > 0:
@@ -212,6 +217,8 @@ def train(
     checkpoint_dir,
     seed: int,
     config: dict,
+    lr_schedule: str = "constant",
+    lr_decay_fraction: float = 1.0,
     ema_decay: float = 0.999,
     grad_clip: float | None = 1.0,
     loss_weighting: str = "study",
@@ -231,6 +238,8 @@ def train(
 ) -> dict[int, float]:
     """Train `net` in place with Adam on the DSM loss; return {epoch: mean train loss} of all finished epochs.
 
+    The step size follows `lr_schedule` (sgm.lr_schedule: constant, or a linear or cosine decay to
+    zero over the last `lr_decay_fraction` of the epochs[-1] epochs' steps).
     Resumes from `checkpoint_dir/last.pt` when present (its config must equal `config`).
     `max_steps` stops after that many optimizer steps in all (resumed ones included) and
     writes `last.pt`, so "N steps" equals "N/2 steps, then resume with N". `last.pt` is also
@@ -247,7 +256,8 @@ def train(
     """
     here = distributed.world()
     check_train_args(
-        data=data, labels=labels, label_dropout=label_dropout, epochs=epochs, batch_size=batch_size, lr=lr, ema_decay=ema_decay, grad_clip=grad_clip,
+        data=data, labels=labels, label_dropout=label_dropout, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+        lr_decay_fraction=lr_decay_fraction, ema_decay=ema_decay, grad_clip=grad_clip,
         loss_weighting=loss_weighting, compile=compile, log_every=log_every, max_steps=max_steps, seed=seed,
         config=config, world_size=here.size, fast_path=fast_path, save_every_steps=save_every_steps,
         save_every_seconds=save_every_seconds,
@@ -295,6 +305,7 @@ def train(
     autocast = speed.autocast(device)
     saves = SaveSchedule(save_every_steps, save_every_seconds, stop, here)
     steps_per_epoch = len(data) // batch_size
+    total_steps = epochs[-1] * steps_per_epoch
     check_every = log_every if cuda else 1
     nonfinite_at = torch.full((), NO_STEP, device=device)  # the first step whose loss was NaN/inf
 
@@ -351,6 +362,9 @@ def train(
             loss.backward()
             if grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            step_lr = learning_rate(step, total_steps, lr, lr_schedule, lr_decay_fraction)
+            for group in optimizer.param_groups:
+                group["lr"] = step_lr
             optimizer.step()
             update_ema(ema, net, ema_decay_at(step, ema_decay))
 
@@ -367,7 +381,7 @@ def train(
             if step % log_every == 0 and here.is_main and log is not None:
                 window_loss = window_loss_sum.item() / window_steps
                 seconds = time.perf_counter() - window_start
-                log(step, {"train_loss": window_loss, "lr": lr, "samples_per_second": window_steps * batch_size / seconds})
+                log(step, {"train_loss": window_loss, "lr": step_lr, "samples_per_second": window_steps * batch_size / seconds})
                 window_loss_sum.zero_()
                 window_start, window_steps = time.perf_counter(), 0
 

@@ -269,6 +269,8 @@ class Train(Section):
     batch_size: PositiveInt = 32
     max_examples: PositiveInt | None = None
     test_examples: PositiveInt | None = 256
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # the grid point's lr, decayed to 0 by the last step
+    lr_decay_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0  # the decay spans this last fraction of the steps
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: PositiveFloat | None = 1.0
     compile: Literal["auto", "on", "off"] = "auto"

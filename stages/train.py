@@ -84,6 +84,8 @@ def main() -> None:
                 sde,
                 data,
                 lr=params.grid[point].lr,
+                lr_schedule=settings.lr_schedule,
+                lr_decay_fraction=settings.lr_decay_fraction,
                 batch_size=settings.batch_size,
                 epochs=settings.epochs,
                 checkpoint_dir=checkpoint_dir,

@@ -201,6 +201,8 @@ BAD_VALUES = [
     ("train/batch_size", 0, ["train.batch_size:", "greater than 0"]),
     ("train/max_examples", 0, ["train.max_examples:", "greater than 0"]),
     ("train/test_examples", -5, ["train.test_examples:", "greater than 0"]),
+    ("train/lr_schedule", "step", ["train.lr_schedule:", "'constant', 'linear' or 'cosine'"]),
+    ("train/lr_decay_fraction", 0.0, ["train.lr_decay_fraction:", "greater than 0"]),
     ("train/ema_decay", 1.0, ["train.ema_decay:", "less than 1"]),
     ("train/grad_clip", 0.0, ["train.grad_clip:", "greater than 0"]),
     ("train/compile", True, ["train.compile:", "'auto', 'on' or 'off'"]),
