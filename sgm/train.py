@@ -35,6 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from sgm import distributed, fastpath
 from sgm.conditioning import drop_labels
+from sgm.crops import random_crops
 from sgm.losses import WEIGHTINGS, dsm_loss
 from sgm.lr_schedule import SCHEDULES, learning_rate
 from sgm.model import REQUIRED_KEYS, build_model
@@ -153,7 +154,7 @@ def read_checkpoint(path, required=CHECKPOINT_KEYS, map_location="cpu") -> dict:
     return state
 
 
-def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, lr_schedule, lr_decay_fraction, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size, fast_path="auto", save_every_steps=None, save_every_seconds=None) -> None:
+def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, lr_schedule, lr_decay_fraction, crop_samples, ema_decay, grad_clip, loss_weighting, compile, log_every, max_steps, seed, config, world_size, fast_path="auto", save_every_steps=None, save_every_seconds=None) -> None:
     """ValueError listing every bad argument of `train` at once."""
     problems = []
     if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.dim() < 2:
@@ -175,6 +176,8 @@ def check_train_args(*, data, labels, label_dropout, epochs, batch_size, lr, lr_
         problems.append(f"lr_schedule {lr_schedule!r} is not one of {SCHEDULES}")
     if not 0 < lr_decay_fraction <= 1:
         problems.append(f"lr_decay_fraction must lie in (0, 1], got {lr_decay_fraction}")
+    if crop_samples is not None and (not isinstance(data, torch.Tensor) or data.dim() != 3 or not 0 < crop_samples <= data.shape[-1]):
+        problems.append(f"crop_samples must be None or a length in [1, L] of 1-D data (N, C, L), got {crop_samples} for shape {tuple(getattr(data, 'shape', ()))}")
     if not 0 <= ema_decay < 1:
         problems.append(f"ema_decay must lie in [0, 1), got {ema_decay}")
     if grad_clip is not None and not grad_clip > 0:
@@ -219,6 +222,7 @@ def train(
     config: dict,
     lr_schedule: str = "constant",
     lr_decay_fraction: float = 1.0,
+    crop_samples: int | None = None,
     ema_decay: float = 0.999,
     grad_clip: float | None = 1.0,
     loss_weighting: str = "study",
@@ -239,7 +243,8 @@ def train(
     """Train `net` in place with Adam on the DSM loss; return {epoch: mean train loss} of all finished epochs.
 
     The step size follows `lr_schedule` (sgm.lr_schedule: constant, or a linear or cosine decay to
-    zero over the last `lr_decay_fraction` of the epochs[-1] epochs' steps).
+    zero over the last `lr_decay_fraction` of the epochs[-1] epochs' steps). With `crop_samples`,
+    each 1-D example is trained on as a random window of that many samples (sgm.crops).
     Resumes from `checkpoint_dir/last.pt` when present (its config must equal `config`).
     `max_steps` stops after that many optimizer steps in all (resumed ones included) and
     writes `last.pt`, so "N steps" equals "N/2 steps, then resume with N". `last.pt` is also
@@ -257,7 +262,7 @@ def train(
     here = distributed.world()
     check_train_args(
         data=data, labels=labels, label_dropout=label_dropout, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        lr_decay_fraction=lr_decay_fraction, ema_decay=ema_decay, grad_clip=grad_clip,
+        lr_decay_fraction=lr_decay_fraction, crop_samples=crop_samples, ema_decay=ema_decay, grad_clip=grad_clip,
         loss_weighting=loss_weighting, compile=compile, log_every=log_every, max_steps=max_steps, seed=seed,
         config=config, world_size=here.size, fast_path=fast_path, save_every_steps=save_every_steps,
         save_every_seconds=save_every_seconds,
@@ -355,6 +360,8 @@ def train(
                 return train_loss
             step += 1
             x = data[batch].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            if crop_samples is not None:
+                x = random_crops(x, crop_samples, noise)
             y = None if labels is None else drop_labels(labels[batch].to(device, non_blocking=True), net.embed.num_classes, label_dropout, noise)
             with autocast:
                 loss = dsm_loss(model, sde, x, weighting=loss_weighting, class_labels=y, generator=noise, log_sigma_mean=log_sigma[0], log_sigma_std=log_sigma[1])

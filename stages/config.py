@@ -271,6 +271,7 @@ class Train(Section):
     test_examples: PositiveInt | None = 256
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # the grid point's lr, decayed to 0 by the last step
     lr_decay_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0  # the decay spans this last fraction of the steps
+    crop_samples: PositiveInt | None = None  # train waveform1d nets on random windows of this many samples; null: whole clips
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
     grad_clip: PositiveFloat | None = 1.0
     compile: Literal["auto", "on", "off"] = "auto"
@@ -514,6 +515,9 @@ class Params(Section):
     def _layout_fits_nets(self):
         """Audio clips make a valid tensor layout whose sizes every grid point's U-Net can halve."""
         layout = self.tensorize.layout
+        crop = self.train.crop_samples
+        if crop is not None and layout != "waveform1d":
+            raise ValueError(f"train.crop_samples={crop} crops 1-D clips: it needs tensorize.layout 'waveform1d', not {layout!r}")
         if layout == "image":
             return
         options = self.tensorize.stft.model_dump() if layout == "stft" else {}
@@ -524,13 +528,19 @@ class Params(Section):
                 shape = make_layout(layout, self.render.clip_samples, self.render.sample_rate, **options).shape
         except ValueError as err:
             raise ValueError(f"tensorize.layout {layout!r} does not fit render.clip_samples={self.render.clip_samples}: {err}") from None
+        if crop is not None and crop > shape[-1]:
+            raise ValueError(f"train.crop_samples={crop} exceeds the {shape[-1]} samples of a clip (render.clip_samples)")
         for name, point in self.grid.items():
             arch = self.archs.get(point.arch)
-            if arch is not None and any(size % arch.size_multiple for size in shape[1:]):
+            if arch is None:
+                continue
+            if any(size % arch.size_multiple for size in shape[1:]):
                 raise ValueError(
                     f"grid point {name!r} uses {point.arch!r}, whose {arch.blocks} blocks need sizes divisible by "
                     f"{arch.size_multiple}, but layout {layout!r} gives tensors of shape {shape}"
                 )
+            if crop is not None and crop % arch.size_multiple:
+                raise ValueError(f"train.crop_samples={crop}: grid point {name!r} uses {point.arch!r}, whose {arch.blocks} blocks need lengths divisible by {arch.size_multiple}")
 
 
 def _format(err: ValidationError) -> str:

@@ -86,6 +86,7 @@ def main() -> None:
                 lr=params.grid[point].lr,
                 lr_schedule=settings.lr_schedule,
                 lr_decay_fraction=settings.lr_decay_fraction,
+                crop_samples=settings.crop_samples,
                 batch_size=settings.batch_size,
                 epochs=settings.epochs,
                 checkpoint_dir=checkpoint_dir,

@@ -203,6 +203,9 @@ BAD_VALUES = [
     ("train/test_examples", -5, ["train.test_examples:", "greater than 0"]),
     ("train/lr_schedule", "step", ["train.lr_schedule:", "'constant', 'linear' or 'cosine'"]),
     ("train/lr_decay_fraction", 0.0, ["train.lr_decay_fraction:", "greater than 0"]),
+    ("train/crop_samples", 0, ["train.crop_samples:", "greater than 0"]),
+    ("train/crop_samples", 4000, ["train.crop_samples=4000", "divisible by 64"]),
+    ("train/crop_samples", 32768, ["train.crop_samples=32768 exceeds the 16384 samples"]),
     ("train/ema_decay", 1.0, ["train.ema_decay:", "less than 1"]),
     ("train/grad_clip", 0.0, ["train.grad_clip:", "greater than 0"]),
     ("train/compile", True, ["train.compile:", "'auto', 'on' or 'off'"]),
@@ -277,3 +280,9 @@ def test_every_key_of_params_yaml_has_a_bad_value_row():
     keys |= {"grid/b4-1d-32to256-1e-3/" + key for key in params["grid"]["b4-1d-32to256-1e-3"]}
     covered = {row[0] for row in BAD_VALUES}
     assert sorted(keys - covered) == []
+
+
+def test_crops_are_refused_for_layouts_other_than_the_1d_waveform(tmp_path):
+    params = edit(edit(default_params(), "train/crop_samples", 4096), "tensorize/layout", "waveform2d")
+    with pytest.raises(ParamsError, match="train.crop_samples=4096 crops 1-D clips: it needs tensorize.layout 'waveform1d', not 'waveform2d'"):
+        load(tmp_path, params)

@@ -120,6 +120,41 @@ def test_a_stop_request_saves_the_state_and_resumes_bitwise(tmp_path):
     assert_same_weights(read_checkpoint(tmp_path / "straight" / "epoch_003.pt"), read_checkpoint(tmp_path / "stopped" / "epoch_003.pt"))
 
 
+def test_a_decaying_learning_rate_is_logged_resumes_bitwise_and_leaves_checkpoints_before_the_decay_alone(tmp_path):
+    constant, _ = run(tmp_path / "constant")
+    logged = []
+    decayed, _ = run(tmp_path / "linear", lr_schedule="linear", lr_decay_fraction=0.5, log=lambda step, m: logged.append((step, m.get("lr"))), log_every=1)
+    rates = [rate for _, rate in logged if rate is not None]
+    assert rates == pytest.approx([3e-3] * 6 + [3e-3 * k / 6 for k in range(6, 0, -1)])  # 12 steps, the last 6 decay
+    first = [read_checkpoint(tmp_path / run_dir / "epoch_001.pt")["model"] for run_dir in ("constant", "linear")]
+    assert all(torch.equal(first[0][name], first[1][name]) for name in first[0])  # steps 1-4: before the decay
+    assert not all(torch.equal(a, b) for a, b in zip(constant.state_dict().values(), decayed.state_dict().values()))
+    run(tmp_path / "resumed", lr_schedule="linear", lr_decay_fraction=0.5, max_steps=9)
+    run(tmp_path / "resumed", net=tiny_net(seed=99), lr_schedule="linear", lr_decay_fraction=0.5)
+    assert_same_weights(read_checkpoint(tmp_path / "linear" / "epoch_003.pt"), read_checkpoint(tmp_path / "resumed" / "epoch_003.pt"))
+
+
+def test_training_on_crops_fits_a_1d_net_resumes_bitwise_and_refuses_2d_data(tmp_path):
+    config = {"net": "unet1d", "channels": [8, 16], "embed_dim": 16, "sde": CONFIG["sde"]}
+    waves = stripes(size=64)[:, :, 0, :]  # (32, 1, 64): one row of each stripe image
+
+    def net():
+        torch.manual_seed(0)
+        return build_net("unet1d", [8, 16], embed_dim=16)
+
+    def fit(directory, **overrides):
+        return run(directory, net=net(), data=waves, config=config, crop_samples=16, **overrides)[0]
+
+    straight = fit(tmp_path / "straight")
+    fit(tmp_path / "resumed", max_steps=5)
+    fit(tmp_path / "resumed")
+    assert_same_weights(read_checkpoint(tmp_path / "straight" / "epoch_003.pt"), read_checkpoint(tmp_path / "resumed" / "epoch_003.pt"))
+    whole = run(tmp_path / "whole", net=net(), data=waves, config=config)[0]
+    assert not torch.equal(straight.head[-1].weight, whole.head[-1].weight)
+    with pytest.raises(ValueError, match=r"crop_samples must be None or a length in \[1, L\] of 1-D data"):
+        run(tmp_path / "image", crop_samples=8)
+
+
 def test_epoch_order_depends_on_seed_and_epoch_only():
     assert torch.equal(epoch_order(50, seed=3, epoch=7), epoch_order(50, seed=3, epoch=7))
     assert sorted(epoch_order(50, 3, 7).tolist()) == list(range(50))
@@ -188,8 +223,8 @@ def test_huge_learning_rate_diverges_at_the_second_step(tmp_path):
 
 
 def test_bad_arguments_are_listed_together(tmp_path):
-    with pytest.raises(ValueError, match=r"epochs must be .* got \[2, 1\].*batch_size must be .* got 64.*compile 'fast'"):
-        run(tmp_path, epochs=[2, 1], batch_size=64, compile="fast")
+    with pytest.raises(ValueError, match=r"epochs must be .* got \[2, 1\].*batch_size must be .* got 64.*lr_schedule 'step'.*lr_decay_fraction .* got 0.*compile 'fast'"):
+        run(tmp_path, epochs=[2, 1], batch_size=64, lr_schedule="step", lr_decay_fraction=0, compile="fast")
     data = stripes()
     data[3, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="data contains NaN"):
