@@ -269,7 +269,7 @@ class Train(Section):
     batch_size: PositiveInt = 32
     max_examples: PositiveInt | None = None
     test_examples: PositiveInt | None = 256
-    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # the grid point's lr, decayed to 0 by the last step
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # the grid point's lr, decayed toward 0 (reached one step after the last)
     lr_decay_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0  # the decay spans this last fraction of the steps
     crop_samples: PositiveInt | None = None  # train waveform1d nets on random windows of this many samples; null: whole clips
     ema_decay: Annotated[float, Field(ge=0, lt=1)] = 0.999
@@ -513,7 +513,7 @@ class Params(Section):
 
 
     def _layout_fits_nets(self):
-        """Audio clips make a valid tensor layout whose sizes every grid point's U-Net can halve."""
+        """Audio clips make a valid tensor layout, and train.crop_samples a window, whose sizes every grid point's U-Net can halve."""
         layout = self.tensorize.layout
         crop = self.train.crop_samples
         if crop is not None and layout != "waveform1d":
