@@ -150,7 +150,7 @@ def cmd_notes(session: Session, args) -> dict:
     labels = session.labels(requests)
     x = session.timed(
         sample, session.net, session.sde, (len(requests), *session.layout.shape), args.sampler, session.settings,
-        labels=labels, guidance=args.guidance, generator=session.generator, device=session.device,
+        labels=labels, guidance=args.guidance, guidance_interval=args.guidance_interval, generator=session.generator, device=session.device,
     )  # fmt: skip
     names, seen = [], {}
     for request in requests:
@@ -168,7 +168,7 @@ def cmd_continue(session: Session, args) -> dict:
     keep_samples, what = sample_mask(session.layout, args.keep_ms, args.span)
     known = session.layout.to_model(clip[None].repeat(args.n, 1)).to(session.device)
     keep = keep_mask(session.layout, keep_samples).to(session.device)
-    score = score_for(session.net, session.sde, session.one_label(), args.guidance)
+    score = score_for(session.net, session.sde, session.one_label(), args.guidance, args.guidance_interval)
     x = session.timed(inpaint, score, session.sde, known, keep, args.sampler, resample=args.resample, generator=session.generator, **session.settings)
     session.save_model_clips([f"{stem}_{what}_{k}" for k in range(args.n)], x)
     return {"mask": what, "resample": args.resample}
@@ -177,7 +177,7 @@ def cmd_continue(session: Session, args) -> dict:
 def cmd_vary(session: Session, args) -> dict:
     clip, stem = read_clip(args.wav, session.layout)
     x0 = session.layout.to_model(clip[None].repeat(args.n, 1)).to(session.device)
-    score = score_for(session.net, session.sde, session.one_label(), args.guidance)
+    score = score_for(session.net, session.sde, session.one_label(), args.guidance, args.guidance_interval)
     x = session.timed(vary, score, session.sde, x0, args.strength, args.sampler, generator=session.generator, **session.settings)
     session.save_model_clips([f"{stem}_vary{args.strength:g}_{k}" for k in range(args.n)], x)
     return {"strength": args.strength}
@@ -186,7 +186,7 @@ def cmd_vary(session: Session, args) -> dict:
 def cmd_interpolate(session: Session, args) -> dict:
     (a, stem_a), (b, stem_b) = (read_clip(path, session.layout) for path in args.wavs)
     ends = session.layout.to_model(torch.stack([a, b])).to(session.device)
-    score = score_for(session.net, session.sde, session.one_label(), args.guidance)
+    score = score_for(session.net, session.sde, session.one_label(), args.guidance, args.guidance_interval)
     x = session.timed(interpolate, score, session.sde, ends[0], ends[1], args.between, rtol=args.rtol, atol=args.atol)
     session.save_model_clips([f"{stem_a}_to_{stem_b}_{i:02d}" for i in range(len(x))], x)
     return {"between": args.between, "rtol": args.rtol, "atol": args.atol}
@@ -211,7 +211,7 @@ def cmd_midi(session: Session, args) -> dict:
         requests = requests_for(session.conditioning, instruments, [pitch], count)
         x = session.timed(
             sample, session.net, session.sde, (count, *session.layout.shape), args.sampler, session.settings,
-            labels=session.labels(requests), guidance=args.guidance, generator=session.generator, device=session.device,
+            labels=session.labels(requests), guidance=args.guidance, guidance_interval=args.guidance_interval, generator=session.generator, device=session.device,
         )  # fmt: skip
         return session.layout.to_audio(x.float().cpu()).numpy()
 
@@ -230,6 +230,9 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--rtol", type=float, default=1e-3, help="probability-flow ODE tolerance (sampler and interpolation)")
     common.add_argument("--atol", type=float, default=1e-3)
     common.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight w (conditional checkpoints)")
+    common.add_argument(
+        "--guidance-interval", type=float, nargs=2, metavar=("LOW", "HIGH"), help="guide only at noise levels in [LOW, HIGH] (default: at all)"
+    )
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--out", default="generated", help="folder for the WAV files and settings.json")
     common.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
@@ -288,6 +291,7 @@ def main(argv=None) -> int:
         "sampler": args.sampler,
         "settings": session.settings,
         "guidance": args.guidance,
+        "guidance_interval": args.guidance_interval,
         "seed": args.seed,
         **extra,
         "nfe": session.nfe,

@@ -112,19 +112,19 @@ def labels_for(conditioning: dict, requests: list[dict], device=None) -> torch.T
     return encode_labels(conditioning, requests).to(device) if conditioning else None
 
 
-def score_for(net, sde, labels: torch.Tensor | None, guidance: float = 0.0):
+def score_for(net, sde, labels: torch.Tensor | None, guidance: float = 0.0, guidance_interval=None):
     """score(x, t) of `net` for a batch; a single label row (1, K) is repeated for any batch size."""
     if labels is None:
-        return score_fn_from_net(net, sde, guidance=guidance)
+        return score_fn_from_net(net, sde, guidance=guidance, guidance_interval=guidance_interval)
 
     def score(x, t):
         rows = labels.expand(len(x), -1) if len(labels) == 1 else labels
-        return score_fn_from_net(net, sde, rows, guidance=guidance)(x, t)
+        return score_fn_from_net(net, sde, rows, guidance=guidance, guidance_interval=guidance_interval)(x, t)
 
     return score
 
 
-def sample(net, sde, shape, sampler: str, settings: dict, labels=None, guidance: float = 0.0, generator=None, device=None):
+def sample(net, sde, shape, sampler: str, settings: dict, labels=None, guidance: float = 0.0, generator=None, device=None, guidance_interval=None):
     """Draw a batch of `shape` with the named sampler; returns (x, nfe)."""
-    score = score_for(net, sde, labels, guidance)
+    score = score_for(net, sde, labels, guidance, guidance_interval)
     return get_sampler(sampler)(score, sde, shape, generator=generator, device=device, **settings)

@@ -16,24 +16,48 @@ from sgm.sde import SDE, per_example
 WEIGHTINGS = ("study", "likelihood", "edm")
 
 
-def score_fn_from_net(net: torch.nn.Module, sde: SDE, class_labels: torch.Tensor | None = None, guidance: float = 0.0) -> Callable:
+def score_fn_from_net(
+    net: torch.nn.Module,
+    sde: SDE,
+    class_labels: torch.Tensor | None = None,
+    guidance: float = 0.0,
+    guidance_interval: tuple[float, float] | None = None,
+) -> Callable:
     """score(x, t) = net(x, t[, class_labels]) / std(t), std broadcast per example.
 
     With guidance w > 0 (classifier-free guidance, Ho & Salimans 2022) the score is
     (1 + w) score(x | labels) - w score(x | no label), from one net call on a doubled batch.
+    With `guidance_interval` (low, high) that guidance applies only where the noise level
+    sde.noise_level(t) lies in [low, high] (Kynkaanniemi et al. 2024); elsewhere the score is
+    the plain conditional one, from one net call on the batch.
     """
     if guidance < 0:
         raise ValueError(f"guidance must be >= 0, got {guidance}")
     if guidance and class_labels is None:
         raise ValueError("guidance needs class_labels: an unconditional score has nothing to guide towards")
+    if guidance_interval is not None and not 0 <= guidance_interval[0] < guidance_interval[1]:
+        raise ValueError(f"guidance_interval must be (low, high) noise levels with 0 <= low < high, got {guidance_interval}")
+
+    def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return net(x, t) if class_labels is None else net(x, t, class_labels)
+
+    def guided(x: torch.Tensor, t: torch.Tensor, inside: torch.Tensor | None) -> torch.Tensor:
+        unconditional = null_labels(net.embed.num_classes, len(x), x.device)
+        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([class_labels, unconditional]))
+        labelled, free = both.chunk(2)
+        mixed = (1 + guidance) * labelled - guidance * free
+        return mixed if inside is None else torch.where(per_example(inside, x), mixed, labelled)
 
     def raw(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if not guidance:
-            return net(x, t) if class_labels is None else net(x, t, class_labels)
-        unconditional = null_labels(net.embed.num_classes, len(x), x.device)
-        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([class_labels, unconditional]))
-        conditional, free = both.chunk(2)
-        return (1 + guidance) * conditional - guidance * free
+            return conditional(x, t)
+        if guidance_interval is None:
+            return guided(x, t, None)
+        level = sde.noise_level(t)
+        inside = (level >= guidance_interval[0]) & (level <= guidance_interval[1])
+        if not inside.any():
+            return conditional(x, t)
+        return guided(x, t, None if inside.all() else inside)
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         _, std = sde.marginal_prob(x, t)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML, YAMLError
 
 from sgm.generate import SCALES
@@ -27,6 +27,18 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+def _low_below_high(interval: list[float] | None) -> tuple[float, float] | None:
+    if interval is not None and not interval[0] < interval[1]:
+        raise ValueError(f"must be [low, high] noise levels with low < high, got {interval}")
+    return None if interval is None else tuple(interval)
+
+
+# classifier-free guidance only at noise levels in [low, high] (Kynkaanniemi et al. 2024); null: at every level
+GuidanceInterval = Annotated[
+    Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=2)] | None, AfterValidator(_low_below_high)
+]
 
 
 class ParamsError(Exception):
@@ -335,6 +347,7 @@ class Sample(Section):
     fast_path: Literal["auto", "on", "off"] = "auto"
     compile: Literal["auto", "on", "off"] = "off"
     guidance: Annotated[float, Field(ge=0)] = 0.0  # classifier-free guidance scale w (conditional models)
+    guidance_interval: GuidanceInterval = None
     band_limit: bool = True  # audio limited to the training clips' band (layout band_hz); false: the net's raw output
     samplers: list[str]
     euler_maruyama: EulerMaruyama = EulerMaruyama()
@@ -422,6 +435,7 @@ class Play(Section):
     sampler: str = "heun"
     steps: PositiveInt = 18
     guidance: Annotated[float, Field(ge=0)] = 0.0
+    guidance_interval: GuidanceInterval = None
     scale: str = "chromatic"
     clip: Annotated[int, Field(ge=0)] = 0  # the test clip continued, varied and interpolated from
     keep_ms: PositiveFloat = 150.0

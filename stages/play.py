@@ -68,7 +68,10 @@ class Player:
         labels = labels_for(self.conditioning, requests, self.device)
         shape = (len(requests), *self.layout.shape)
         settings = {"steps": self.settings.steps}
-        return sample(self.net, self.sde, shape, self.settings.sampler, settings, labels, self.settings.guidance, self.generator(), self.device)
+        return sample(
+            self.net, self.sde, shape, self.settings.sampler, settings, labels, self.settings.guidance, self.generator(), self.device,
+            guidance_interval=self.settings.guidance_interval,
+        )  # fmt: skip
 
     def audio(self, x):
         return self.layout.to_audio(x.float().cpu()).numpy()
@@ -129,7 +132,7 @@ def edits(player: Player, params, clips) -> None:
     """Continuation, variation and interpolation of a test clip, given test_clips(...)."""
     settings = params.play
     x, other, labels = clips
-    score = score_for(player.net, player.sde, labels, settings.guidance)
+    score = score_for(player.net, player.sde, labels, settings.guidance, settings.guidance_interval)
     source = player.save("source", player.audio(x)[0], f"test clip {settings.clip}")
 
     at = np.arange(player.layout.clip_samples) * 1000 / player.layout.sample_rate

@@ -83,7 +83,7 @@ def draw(sample_fn, net, sde, conditioning, requests, shape, settings, sampler, 
         for first in range(0, settings.n_samples, settings.batch_size):
             size = min(settings.batch_size, settings.n_samples - first)
             labels = encode_labels(conditioning, requests[first : first + size]).to(device) if conditioning else None
-            score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0)
+            score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0, settings.guidance_interval)
             x, nfe = sample_fn(
                 score_fn, sde, (size, *shape), **settings.settings(sampler), progress=True, generator=generator, device=device
             )

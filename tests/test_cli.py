@@ -87,6 +87,18 @@ def test_notes_are_named_after_the_request_and_repeat_with_a_seed(files, tmp_pat
     assert not np.array_equal(read(tmp_path / "a" / names[0]), read(tmp_path / "a" / names[1]))
 
 
+def test_guidance_interval_limits_guidance_to_its_noise_levels(files, tmp_path):
+    def notes(out, *guidance):
+        assert run(files, "notes", "--instrument", "flute", "--pitch", "C4", "-n", 2, *FAST, *guidance, "--out", tmp_path / out) == 0
+        return read(tmp_path / out / "flute_C4_0.wav")
+
+    plain, guided = notes("plain"), notes("guided", "--guidance", 3)
+    assert not np.array_equal(plain, guided)
+    assert np.array_equal(notes("nowhere", "--guidance", 3, "--guidance-interval", 1e4, 2e4), plain)  # above every level
+    assert np.array_equal(notes("everywhere", "--guidance", 3, "--guidance-interval", 0, 1e4), guided)
+    assert json.loads((tmp_path / "nowhere" / "settings.json").read_text())["guidance_interval"] == [1e4, 2e4]
+
+
 def test_chromatic_scale_from_the_lowest_trained_pitch(files, tmp_path):
     assert run(files, "notes", "--instrument", "violin", "--scale", "chromatic", *FAST, "--out", tmp_path) == 0
     names = json.loads((tmp_path / "settings.json").read_text())["files"]
@@ -154,6 +166,7 @@ def test_midi_file_played_with_generated_notes(files, tmp_path):
         (["midi", "MIDI"], "unconditional", "this checkpoint is unconditional: it takes no pitch labels"),
         (["notes", "--layout", "LAYOUT404"], "conditional", "layout file .*nowhere.json does not exist"),
         (["vary", "WAV", "-n", "0"], "conditional", "error: -n must be at least 1, got 0"),
+        (["notes", "--guidance", "1", "--guidance-interval", "2", "1"], "conditional", r"guidance_interval must be \(low, high\) noise levels with 0 <= low < high, got \[2.0, 1.0\]"),
         (["notes", "--steps", "0"], "conditional", r"heun needs steps >= 2 \(noise levels from sigma\(T\) to sigma\(eps\)\), got 0"),
     ],
 )

@@ -94,6 +94,27 @@ def test_guidance_mixes_conditional_and_unconditional_scores():
         score_fn_from_net(net, sde, None, guidance=1.0)
 
 
+def test_guidance_interval_guides_only_the_noise_levels_inside_it():
+    torch.manual_seed(0)
+    config = {"net": "unet1d", "channels": [4, 8], "embed_dim": 8, "sde": {"name": "ve", "sigma_min": 0.01, "sigma_max": 10.0},
+              "conditioning": {"pitch": [60, 62]}, "precond": {"name": "edm", "sigma_data": 0.5}}
+    net, sde = build_model(config)
+    x, labels = torch.randn(3, 1, 16), torch.tensor([[0], [1], [0]])
+    t = sde.time_at_noise_level(torch.tensor([0.05, 0.5, 5.0]))  # below, inside and above [0.1, 1]
+    conditional = score_fn_from_net(net, sde, labels)(x, t)
+    guided = score_fn_from_net(net, sde, labels, guidance=2.0)(x, t)
+    interval = score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(0.1, 1.0))(x, t)
+    torch.testing.assert_close(interval[[0, 2]], conditional[[0, 2]])
+    torch.testing.assert_close(interval[1], guided[1])
+    assert (guided - conditional)[[0, 2]].abs().max() > 1e-4  # the interval made a difference there
+    for inside, level in ((True, 0.5), (False, 5.0)):  # a whole batch on one side: one net call, the same scores
+        one = sde.time_at_noise_level(torch.full((3,), level))
+        expected = score_fn_from_net(net, sde, labels, guidance=2.0 if inside else 0.0)(x, one)
+        torch.testing.assert_close(score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(0.1, 1.0))(x, one), expected)
+    with pytest.raises(ValueError, match=r"0 <= low < high, got \(1.0, 0.1\)"):
+        score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(1.0, 0.1))
+
+
 def test_old_unconditional_configs_build_the_same_net_as_before():
     old = {"net": "unet2d", "channels": [8, 16], "embed_dim": 16, "in_channels": 1, "num_classes": 0, "sde": {"name": "tutorial_ve", "sigma": 25.0}}
     net, _ = build_model(old)
