@@ -150,7 +150,8 @@ def cmd_notes(session: Session, args) -> dict:
     labels = session.labels(requests)
     x = session.timed(
         sample, session.net, session.sde, (len(requests), *session.layout.shape), args.sampler, session.settings,
-        labels=labels, guidance=args.guidance, guidance_interval=args.guidance_interval, generator=session.generator, device=session.device,
+        labels=labels, guidance=args.guidance, guidance_interval=args.guidance_interval,
+        generator=session.generator, device=session.device,
     )  # fmt: skip
     names, seen = [], {}
     for request in requests:
@@ -211,7 +212,8 @@ def cmd_midi(session: Session, args) -> dict:
         requests = requests_for(session.conditioning, instruments, [pitch], count)
         x = session.timed(
             sample, session.net, session.sde, (count, *session.layout.shape), args.sampler, session.settings,
-            labels=session.labels(requests), guidance=args.guidance, guidance_interval=args.guidance_interval, generator=session.generator, device=session.device,
+            labels=session.labels(requests), guidance=args.guidance, guidance_interval=args.guidance_interval,
+            generator=session.generator, device=session.device,
         )  # fmt: skip
         return session.layout.to_audio(x.float().cpu()).numpy()
 
@@ -231,7 +233,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--atol", type=float, default=1e-3)
     common.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight w (conditional checkpoints)")
     common.add_argument(
-        "--guidance-interval", type=float, nargs=2, metavar=("LOW", "HIGH"), help="guide only at noise levels in [LOW, HIGH] (default: at all)"
+        "--guidance-interval", type=float, nargs=2, metavar=("LOW", "HIGH"), help="guide only at noise levels in [LOW, HIGH] (default: all)"
     )
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--out", default="generated", help="folder for the WAV files and settings.json")

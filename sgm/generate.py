@@ -124,7 +124,9 @@ def score_for(net, sde, labels: torch.Tensor | None, guidance: float = 0.0, guid
     return score
 
 
-def sample(net, sde, shape, sampler: str, settings: dict, labels=None, guidance: float = 0.0, generator=None, device=None, guidance_interval=None):
+def sample(
+    net, sde, shape, sampler: str, settings: dict, labels=None, guidance: float = 0.0, generator=None, device=None, guidance_interval=None
+):
     """Draw a batch of `shape` with the named sampler; returns (x, nfe)."""
     score = score_for(net, sde, labels, guidance, guidance_interval)
     return get_sampler(sampler)(score, sde, shape, generator=generator, device=device, **settings)
