@@ -107,10 +107,14 @@ def test_guidance_interval_guides_only_the_noise_levels_inside_it():
     torch.testing.assert_close(interval[[0, 2]], conditional[[0, 2]])
     torch.testing.assert_close(interval[1], guided[1])
     assert (guided - conditional)[[0, 2]].abs().max() > 1e-4  # the interval made a difference there
-    for inside, level in ((True, 0.5), (False, 5.0)):  # a whole batch on one side: one net call, the same scores
+    batches = []
+    net.register_forward_hook(lambda module, args, output: batches.append(len(args[0])))
+    for inside, level in ((True, 0.5), (False, 5.0)):  # a whole batch on one side: the same scores, one net pass
         one = sde.time_at_noise_level(torch.full((3,), level))
         expected = score_fn_from_net(net, sde, labels, guidance=2.0 if inside else 0.0)(x, one)
+        batches.clear()
         torch.testing.assert_close(score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(0.1, 1.0))(x, one), expected)
+        assert batches == ([6] if inside else [3])  # the unconditional half only where guided
     with pytest.raises(ValueError, match=r"0 <= low < high, got \(1.0, 0.1\)"):
         score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(1.0, 0.1))
 
