@@ -49,7 +49,7 @@ def test_gpu_preset_model_takes_a_training_step_on_the_cpu(single_thread):
               "sde": {"name": train.sde.name, **train.sde.kwargs(max_pairwise_distance=250.0)},
               "conditioning": conditioning, "precond": train.precond.model_dump(include={"name", "sigma_data"})}
     net, sde = build_model(config)
-    x, labels = 0.5 * torch.randn(2, 1, 16384), torch.tensor([[0, 3], [36, 58]])
+    x, labels = 0.5 * torch.randn(2, 1, train.crop_samples or 16384), torch.tensor([[0, 3], [36, 58]])
     loss = dsm_loss(net, sde, x, weighting=train.loss_weighting, class_labels=labels, generator=torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in net.parameters() if p.requires_grad)
