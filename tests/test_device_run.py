@@ -37,11 +37,13 @@ def test_run_sh_runs_a_presets_stages_and_both_sampling_variants(tmp_path):
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
     (root / "presets").mkdir()
     (root / "presets" / "tiny.yaml").write_text(TINY)
-    env = {**os.environ, "OUT": str(out), "PROBE_BATCHES": "2",
+    env = {**os.environ, "OUT": str(out), "WORK": str(tmp_path / "work"), "PROBE_BATCHES": "2",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
     result = subprocess.run(["bash", "benchmarks/device/run.sh", "tiny"], cwd=root, env=env, capture_output=True, text=True)
     log = (out / "log.txt").read_text()
     assert result.returncode == 0, log
+    assert (root / "params.yaml").read_text() == (REPO / "params.yaml").read_text()  # the stages ran in a copy
+    assert sorted(path.name for path in root.iterdir()) == ["benchmarks", "params.yaml", "presets", "sgm", "stages"]
     assert "samples/s at batch 2: " in log and "### " in log.splitlines()[-1]  # packaging ran last
 
     metrics = members(out / "metrics.tar.gz")

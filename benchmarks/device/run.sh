@@ -5,12 +5,16 @@
 # There, from the repo root: OUT=dir bash benchmarks/device/run.sh [PRESET]   (default gpu-notes)
 # It also prints the training loop's samples/s at the batch sizes in PROBE_BATCHES (default "128 256").
 # $OUT gets log.txt, metrics.tar.gz (every metrics file) and the last checkpoint's samples (.tgz).
+# The stages run in a copy of the code (WORK, default a new temporary folder): the checkout is left as it was.
 set -u
 PRESET=${1:-gpu-notes} POINT=
 START=$(date +%s)
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-mkdir -p "$OUT"
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 exec > >(tee -a "$OUT/log.txt") 2>&1
+REPO=$PWD WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK/benchmarks" && cp -r sgm stages presets params.yaml "$WORK/" && cp -r benchmarks/device "$WORK/benchmarks/" || exit 1
+cd "$WORK"
 say() { echo "### [$(( $(date +%s) - START ))s] $*"; }
 
 package() {  # the metrics; the last checkpoint's samples: B's tensors and WAVs, A's tensors
@@ -39,10 +43,10 @@ PY
 train() { python3 benchmarks/device/train_without_dvc.py "$POINT" 2>&1 | grep -v "^train@" | tail -3; }
 
 say "install"
-if [ -d .devrun/whl ]; then  # the carried wheels
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .devrun/whl/*.whl || exit 1
+if [ -d "$REPO/.devrun/whl" ]; then  # the carried wheels
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WORK/site" "$REPO"/.devrun/whl/*.whl || exit 1
 fi
-export PYTHONPATH=/tmp/site:$PWD/.devrun/tc:$PWD
+export PYTHONPATH=$WORK/site:$REPO/.devrun/tc:$WORK
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -m stages.preset "$PRESET" --write params_A.yaml && cp params_A.yaml params.yaml || exit 1
 POINT=$(python3 -c "from stages.config import load_params; print(next(iter(load_params().grid)))")
