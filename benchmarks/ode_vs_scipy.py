@@ -2,7 +2,7 @@
 
 Same problem for both: Gaussian data N(mu, s^2 I), its exact perturbed score, the same
 prior draw z, rtol = atol = 1e-5. Prints NFE, seconds and the largest difference of the
-samples, per SDE. Run: python -m benchmarks.ode_vs_scipy
+samples, per SDE (with score_sde's parameters). Run: python -m benchmarks.ode_vs_scipy
 """
 
 import time
@@ -10,10 +10,16 @@ import time
 import torch
 from scipy.integrate import solve_ivp
 
-from sgm.sampling import probability_flow_drift, probability_flow_ode
-from sgm.sde import SDES, make_sde
+from sgm.core.samplers import probability_flow_drift, probability_flow_ode
+from sgm.core.sde import make_sde
 
 BATCH, DIMS, DATA_STD, TOL, EPS = 64, 8, 0.5, 1e-5, 1e-3
+SDE_PARAMETERS = {  # score_sde_pytorch's (the tutorial's sigma 25 for tutorial_ve), as tests/helpers/reference_settings.py
+    "ve": {"sigma_min": 0.01, "sigma_max": 50.0},
+    "vp": {"beta_min": 0.1, "beta_max": 20.0},
+    "subvp": {"beta_min": 0.1, "beta_max": 20.0},
+    "tutorial_ve": {"sigma": 25.0},
+}
 
 
 def gaussian_score(sde, mean):
@@ -36,14 +42,14 @@ def scipy_probability_flow(score, sde, z):
 
 def main():
     print(f"{'sde':12s} {'dtype':8s} {'torch nfe':>9s} {'scipy nfe':>9s} {'torch s':>8s} {'scipy s':>8s} {'max |dx|':>9s}")
-    for name in SDES:
+    for name, parameters in SDE_PARAMETERS.items():
         for dtype in (torch.float64, torch.float32):
-            sde = make_sde(name)
+            sde = make_sde(name, **parameters)
             mean = torch.linspace(-1, 1, DIMS, dtype=dtype)
             score = gaussian_score(sde, mean)
             z = sde.prior_sampling((BATCH, DIMS), generator=torch.Generator().manual_seed(0)).to(dtype)
             start = time.perf_counter()
-            ours, our_nfe = probability_flow_ode(score, sde, z.shape, rtol=TOL, atol=TOL, eps=EPS, z=z)
+            ours, our_nfe = probability_flow_ode(score, sde, z, sde.T, EPS, rtol=TOL, atol=TOL)
             our_seconds = time.perf_counter() - start
             start = time.perf_counter()
             theirs, their_nfe = scipy_probability_flow(score, sde, z.double())

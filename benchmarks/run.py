@@ -3,18 +3,19 @@
     python -m benchmarks.run [--device cuda|cpu] [--config tiny|study] [--out DIR]
 
 In one run it measures
-  training: samples/s of `sgm.train.train` against a reference loop written as the study
+  training: samples/s of `sgm.training.loop.train` against a reference loop written as the study
             trained (Song's tutorial: fp32, CPU DataLoader over a TensorDataset, batch 32,
             Adam, per-step .item()), same net and loss; median over timed windows after warm-up,
-            the loops taking turns. On the CPU each speed-up of sgm.fastpath is added in turn
+            the loops taking turns. On the CPU each speed-up of sgm.nets.fastpath is added in turn
             (float32, + channels_last, + bf16 autocast, + torch.compile), for the study's 2-D net
             and for the 1-D net on 1 x 16384 waveforms, so each row shows its own gain;
   samplers: seconds per sample of every sampler as the sample stage ran them before the fast
-            path (float32, no_grad) and on it (sgm.fastpath.Accelerated, inference_mode);
-  ODE:      `sgm.sampling.probability_flow_ode` against scipy's solve_ivp(RK45) driving the
+            path (float32, no_grad) and on it (sgm.nets.fastpath.Accelerated, inference_mode);
+  ODE:      `sgm.core.samplers.probability_flow_ode` against scipy's solve_ivp(RK45) driving the
             same net through float64 numpy arrays (as the tutorial did), equal rtol/atol;
   on CUDA:  model FLOP utilisation (3 x forward FLOPs x samples/s over a measured bf16 matmul
-            rate) and the peak memory of each of the study's 2-D nets (params.yaml `archs`).
+            rate) and the peak memory of each of the study's 2-D nets (presets/study-grid.yaml `archs`).
+The study's settings (SDE, loss, training recipe, sampler settings) are in the table below the imports.
 It writes benchmark.json and benchmark.md into --out. It imports neither librosa nor DVC.
 """
 
@@ -34,17 +35,30 @@ import yaml
 from scipy.integrate import solve_ivp
 from torch.utils.data import DataLoader, TensorDataset
 
-from sgm import fastpath
-from sgm.fastpath import FastPath
-from sgm.losses import dsm_loss, score_fn_from_net
-from sgm.nets import build_net, count_flops
-from sgm.sampling import get_sampler, probability_flow_drift, probability_flow_ode
-from sgm.sde import make_sde
-from sgm.train import train
+from sgm.core.losses import DenoisingScoreMatching
+from sgm.core.samplers import probability_flow_drift, probability_flow_ode, sample
+from sgm.core.score import score_fn_from_net
+from sgm.core.sde import make_sde
+from sgm.nets import fastpath
+from sgm.nets.build import build_net, count_flops
+from sgm.nets.fastpath import FastPath
+from sgm.training.config import TrainConfig
+from sgm.training.loop import train
 
+# The study's settings: presets/study-grid.yaml over params.yaml (the library has no defaults of its own).
 SDE = {"name": "tutorial_ve", "sigma": 25.0}
+LOSS = DenoisingScoreMatching("study")  # Song's tutorial: lambda = std^2
 LR = 1e-4
 STUDY_BATCH = 32
+# the rest of the training recipe; the study is unconditional, so no labels are dropped
+RECIPE = {"seed": 0, "lr_schedule": "constant", "lr_decay_fraction": 1.0, "ema_decay": 0.999, "grad_clip": 1.0, "label_dropout": 0.0}
+SAMPLER_SETTINGS = {  # sample.<sampler> less the steps and the ODE's tolerances, which the Plan sets
+    "euler_maruyama": {"eps": 1e-3},
+    "predictor_corrector": {"snr": 0.16, "corrector_steps": 1, "eps": 1e-3},
+    "probability_flow_ode": {"eps": 1e-3},
+    "heun": {"rho": 7.0, "eps": 1e-3},  # params.yaml's: the study did not sample with Heun
+}
+STUDY_ARCHS = Path("presets/study-grid.yaml")  # the 2-D nets whose peak memory is measured on CUDA
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,12 @@ def fresh_net(plan: Plan, device: torch.device) -> torch.nn.Module:
     return build_net(plan.net, plan.channels).to(device)
 
 
+def train_config(batch_size: int, speed: FastPath | str, compile: str, log_every: int, max_steps: int) -> TrainConfig:
+    """One epoch of the study's recipe, ended after `max_steps` steps."""
+    return TrainConfig(lr=LR, batch_size=batch_size, epochs=[1], loss=LOSS, compile=compile, fast_path=speed, log_every=log_every,
+                       max_steps=max_steps, **RECIPE)
+
+
 def synthetic_data(n: int, plan: Plan) -> torch.Tensor:
     return 0.1 * torch.randn(example_shape(plan, n), generator=torch.Generator().manual_seed(0))
 
@@ -124,14 +144,14 @@ def throughput(window_ends: list[float], plan: Plan, batch_size: int) -> dict:
 
 
 def project_training(net, plan: Plan, batch_size: int, device: torch.device, speed: FastPath | str = "auto", label: str = "project") -> dict:
-    """sgm.train.train for warm-up + timed windows; its log callback marks the end of each window."""
+    """sgm.training.loop.train for warm-up + timed windows; its log callback marks the end of each window."""
     window_ends = []
     steps = (plan.warmup_windows + plan.windows) * plan.window_steps
     data = synthetic_data(batch_size * (steps + 1), plan)  # one unfinished epoch: no checkpoint inside a window
+    config = train_config(batch_size, speed, "auto", plan.window_steps, steps)
     with tempfile.TemporaryDirectory() as checkpoint_dir:
-        train(net, make_sde(**SDE), data, lr=LR, batch_size=batch_size, epochs=[1], checkpoint_dir=checkpoint_dir,
-              seed=0, config={"net": plan.net, "channels": plan.channels, "sde": SDE}, device=device, fast_path=speed,
-              log=lambda step, metrics: window_ends.append(now(device)), log_every=plan.window_steps, max_steps=steps)
+        train(net, make_sde(**SDE), data, config, checkpoint_dir, {"net": plan.net, "channels": plan.channels, "sde": SDE},
+              device=device, log=lambda step, metrics: window_ends.append(now(device)))
     return {"loop": label, **throughput(window_ends, plan, batch_size)}
 
 
@@ -144,7 +164,7 @@ def reference_training(net, plan: Plan, device: torch.device) -> dict:
     window_ends = []
     for step, (x,) in enumerate(loader, start=1):
         x = x.to(device)
-        loss = dsm_loss(net, sde, x)
+        loss = LOSS(net, sde, x)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -178,16 +198,14 @@ def sampling(plan: Plan, device: torch.device) -> dict:
 
     Reports NFE, the fastest time of each and how far their samples differ.
     """
-    sde, eps = make_sde(**SDE), 1e-3
+    sde, eps = make_sde(**SDE), SAMPLER_SETTINGS["probability_flow_ode"]["eps"]
     score_fn = score_fn_from_net(fresh_net(plan, device).eval(), sde)
     z = sde.prior_sampling((plan.samples, 1, plan.size, plan.size), generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         score_fn(z, torch.full((plan.samples,), sde.T, device=device))  # warm-up: kernels for this shape
     ours_seconds, theirs_seconds = [], []
     for _ in range(plan.rounds):
-        (ours, nfe), seconds = timed(
-            lambda: probability_flow_ode(score_fn, sde, z.shape, rtol=plan.rtol, atol=plan.atol, eps=eps, z=z), device
-        )
+        (ours, nfe), seconds = timed(lambda: probability_flow_ode(score_fn, sde, z, sde.T, eps, rtol=plan.rtol, atol=plan.atol), device)
         ours_seconds.append(seconds)
         (theirs, theirs_nfe), seconds = timed(lambda: scipy_probability_flow(score_fn, sde, z, plan.rtol, plan.atol, eps), device)
         theirs_seconds.append(seconds)
@@ -211,23 +229,23 @@ def bf16_matmul_flops(device: torch.device, n: int = 8192, repeats: int = 20) ->
     return 2 * n**3 * repeats / (now(device) - start)
 
 
-def study_archs(params_file: Path = Path("params.yaml")) -> dict[str, list[int]]:
-    """The study's 2-D nets, read from params.yaml `archs` (1-D nets left out)."""
-    archs = yaml.safe_load(params_file.read_text())["archs"]
-    return {name: arch["channels"] for name, arch in archs.items() if arch.get("net", "unet2d") == "unet2d"}
+def study_archs(archs_file: Path = STUDY_ARCHS) -> dict[str, dict]:
+    """The study's 2-D nets (net, blocks, channels, embed_dim), read from the preset's `archs`."""
+    archs = yaml.safe_load(archs_file.read_text())["archs"]
+    return {name: arch for name, arch in archs.items() if arch["net"] == "unet2d"}
 
 
-def peak_memory(channels: list[int], plan: Plan, device: torch.device) -> dict:
-    """Peak GPU memory of 3 training steps of sgm.train.train (no compile) at the study's batch size."""
+def peak_memory(arch: dict, plan: Plan, device: torch.device) -> dict:
+    """Peak GPU memory of 3 training steps of sgm.training.loop.train (no compile) at the study's batch size."""
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
-    row = {"channels": channels, "batch_size": plan.memory_batch}
+    row = {"channels": arch["channels"], "batch_size": plan.memory_batch}
     try:
         with tempfile.TemporaryDirectory() as checkpoint_dir:
-            net = build_net("unet2d", channels)
-            train(net, make_sde(**SDE), synthetic_data(4 * plan.memory_batch, plan), lr=LR, batch_size=plan.memory_batch,
-                  epochs=[1], checkpoint_dir=checkpoint_dir, seed=0, config={"net": "unet2d", "channels": channels, "sde": SDE},
-                  device=device, compile="off", max_steps=3)
+            net = build_net(arch["net"], arch["channels"], arch["blocks"], embed_dim=arch["embed_dim"])
+            config = train_config(plan.memory_batch, "auto", "off", 1, 3)
+            data = synthetic_data(4 * plan.memory_batch, plan)
+            train(net, make_sde(**SDE), data, config, checkpoint_dir, {**arch, "sde": SDE}, device=device)
         row["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     except torch.cuda.OutOfMemoryError:
         row["peak_gib"] = None
@@ -331,7 +349,7 @@ def sampler_rows(plan: Plan, device: torch.device) -> list[dict]:
     """Seconds per sample of each sampler before the fast path and on it, same net and prior draws, taking turns.
 
     Before: float32 under no_grad, as the sample stage ran. Fast: the net wrapped in
-    sgm.fastpath.Accelerated with the automatic fast path, under inference_mode; with
+    sgm.nets.fastpath.Accelerated with the automatic fast path, under inference_mode; with
     `plan.compile_rows` also that path + torch.compile ("compiled", compiled before timing).
     Reports the fastest time of each, the NFEs and the largest difference from the fast samples.
     """
@@ -351,23 +369,22 @@ def sampler_rows(plan: Plan, device: torch.device) -> list[dict]:
         with torch.inference_mode():
             compiled(torch.zeros(shape, device=device), torch.ones(plan.sampler_batch, device=device))
         variants["compiled"] = (score_fn_from_net(compiled, sde), torch.inference_mode)
-    settings = {
-        "euler_maruyama": {"steps": plan.sampler_steps},
-        "predictor_corrector": {"steps": plan.sampler_steps},
-        "probability_flow_ode": {"rtol": plan.rtol, "atol": plan.atol},
-        "heun": {"steps": plan.sampler_steps},
-    }
     rows = []
-    for name, kwargs in settings.items():
-        sample_fn, seconds, results = get_sampler(name), {v: [] for v in variants}, {}
+    for name, study in SAMPLER_SETTINGS.items():
+        planned = {"rtol": plan.rtol, "atol": plan.atol} if name == "probability_flow_ode" else {"steps": plan.sampler_steps}
+        settings, seconds, results = {**planned, **study}, {v: [] for v in variants}, {}
+
+        def draw(score_fn, generator):
+            return sample(name, score_fn, sde, sde.prior_sampling(shape, generator=generator), settings, generator=generator)
+
         for _ in range(plan.rounds):
             for variant, (score_fn, mode) in variants.items():
                 generator = torch.Generator(device).manual_seed(0)
                 with mode():
-                    (x, nfe), elapsed = timed(lambda: sample_fn(score_fn, sde, shape, **kwargs, generator=generator, device=device), device)
+                    (x, nfe), elapsed = timed(lambda: draw(score_fn, generator), device)
                 seconds[variant].append(elapsed / plan.sampler_batch)
                 results[variant] = (x.float().cpu(), nfe)
-        row = {"sampler": name, **kwargs, "fast_path": speed.describe()}
+        row = {"sampler": name, **settings, "fast_path": speed.describe()}
         for variant in variants:
             row[variant] = {"nfe": results[variant][1], "seconds_per_sample": min(seconds[variant]), "all": seconds[variant]}
         row["speedup"] = min(seconds["before"]) / min(seconds["fast"])
@@ -434,7 +451,7 @@ def main(argv=None) -> dict:
     }
     if cuda and args.config == "study":
         torch.compiler.reset()  # drop compiled graphs, and the nets they hold, before measuring memory
-        report["memory"] = {name: peak_memory(channels, plan, device) for name, channels in study_archs().items()}
+        report["memory"] = {name: peak_memory(arch, plan, device) for name, arch in study_archs().items()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmark.json").write_text(json.dumps(report, indent=2))
     (args.out / "benchmark.md").write_text(markdown(report))

@@ -15,7 +15,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from stages.common import StageError, run_stage
+from stages.common.outputs import StageError, run_stage
 
 MIRRORS = (
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",

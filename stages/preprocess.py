@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import soundfile
 
-from sgm.audio_io import read_wav, write_wav
-from sgm.dsp import lowpass, peak_normalize, to_mono
-from stages.common import CLEAN_DIR, NOTES_DIR, StageError, atomic_dir, run_stage
-from stages.config import Preprocess, load_params
+from sgm.audio.dsp import lowpass, peak_normalize, to_mono
+from sgm.audio.wav import read_wav, write_wav
+from stages.common.outputs import StageError, atomic_dir, run_stage
+from stages.common.params import Preprocess, load_params
+from stages.common.paths import CLEAN_DIR, NOTES_DIR
 
 
 def clean_clip(settings: Preprocess, source: Path, target: Path) -> str | None:

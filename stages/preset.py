@@ -1,8 +1,8 @@
 """Run a named params preset as a DVC experiment: python -m stages.preset NAME [--print | --write FILE].
 
 A preset is a YAML file presets/NAME.yaml holding the keys it changes, nested as in params.yaml;
-a mapping there replaces the whole mapping of params.yaml (so `grid` or `render.programs` list
-exactly what the preset wants). The command turns the difference into `dvc exp run -S` overrides
+its `grid`, `archs` and `train.sde` replace params.yaml's whole mapping (so they list exactly what
+the preset wants), other mappings merge key by key. The command turns the difference into `dvc exp run -S` overrides
 (`key=value`, `++key=value` for new keys, `~key` for removed ones), so every preset run is an
 ordinary experiment that `dvc exp show` compares with the rest; params.yaml itself is never edited.
 `--print` prints the command instead of running it; `--write FILE` writes the merged params there.
@@ -19,11 +19,11 @@ from pathlib import Path
 
 from ruamel.yaml import YAML, YAMLError
 
-from stages.common import StageError, run_stage
-from stages.config import PARAMS_FILE, Params, ParamsError, _format
+from stages.common.outputs import StageError, run_stage
+from stages.common.params import PARAMS_FILE, Params, ParamsError, format_errors
 
 PRESETS_DIR = Path("presets")
-REPLACED_MAPPINGS = {("grid",), ("render", "programs"), ("archs",), ("train", "sde")}
+REPLACED_MAPPINGS = {("grid",), ("archs",), ("train", "sde")}
 
 
 def read_yaml(path: Path) -> dict:
@@ -89,7 +89,7 @@ def main() -> None:
     try:
         Params.model_validate(target)
     except Exception as err:  # pydantic's ValidationError: report it as params errors, naming the preset
-        raise ParamsError(f"preset {args.name} gives invalid params:\n{_format(err)}") from None
+        raise ParamsError(f"preset {args.name} gives invalid params:\n{format_errors(err)}") from None
     if args.write:
         if args.write.resolve() == PARAMS_FILE.resolve():
             raise StageError("--write would overwrite params.yaml; run the preset as an experiment instead")

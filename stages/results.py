@@ -13,23 +13,19 @@ import json
 
 import pandas as pd
 
-from stages.columns import COLUMNS
-from stages.common import (
+from stages.common.columns import COLUMNS
+from stages.common.outputs import StageError, run_stage, write_csv, write_json
+from stages.common.params import Params, load_params
+from stages.common.paths import (
+    BEST_FILE,
     REFERENCE_FILE,
-    RESULTS_DIR,
-    StageError,
+    RESULTS_FILE,
     checkpoint_name,
     eval_metrics_file,
-    run_stage,
     sampling_metrics_file,
     train_metrics_file,
-    write_csv,
-    write_json,
 )
-from stages.config import Params, load_params
 
-TABLE_FILE = RESULTS_DIR / "results.csv"
-SUMMARY_FILE = RESULTS_DIR / "summary.json"
 RANKING = ("frechet_distance", "bpd", "point", "epoch", "sampler")
 CRITERION = "lowest frechet_distance, then lowest bpd"
 
@@ -97,8 +93,8 @@ def main() -> None:
         "best": json_ready(best),
         "reference": references,
     }
-    write_csv(TABLE_FILE, table)
-    write_json(SUMMARY_FILE, summary)
+    write_csv(RESULTS_FILE, table)
+    write_json(BEST_FILE, summary)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,15 @@
 """Sample every checkpoint of one grid point with every sampler: python -m stages.sample POINT.
 
-Writes each sample as a WAV file and all of them as a tensor, plus the NFE and seconds per sample.
-All samplers of one checkpoint start from the same seeded prior draws, so they compare like for like.
-A conditional model is asked for a seeded, balanced list of labels (sgm.conditioning.balanced_requests)
-with classifier-free guidance `sample.guidance`; each WAV is named after what was asked
-(sample_003_flute_G4.wav) and samples.pt records the requests under "requested".
-Audio is limited to the band of the training clips (the layout's `band_hz`) unless
-`sample.band_limit` is false, which keeps the network's raw output for comparison.
-The net runs on the fast path that `sample.fast_path` and `sample.compile` pick (sgm.fastpath: bf16
-autocast, channels_last and torch.compile where they are faster); the samplers' own arithmetic
-stays float32.
+Writes each sampler's samples as the kind of data writes them (sgm.kinds; notes: a WAV per sample
+named after what was asked, sample_003_flute_G4.wav, beside samples.pt), plus the NFE and seconds
+per sample. All samplers of one checkpoint start from the same seeded prior draws, so they compare
+like for like. A conditional model is asked for a seeded, balanced list of labels
+(sgm.core.labels.balanced_requests) with classifier-free guidance `sample.guidance`; samples.pt
+records the requests under "requested". Audio is limited to the band of the training clips (the
+layout's `band_hz`) unless `sample.band_limit` is false, which keeps the network's raw output for
+comparison. The net runs on the fast path that `sample.fast_path` and `sample.compile` pick
+(sgm.nets.fastpath: bf16 autocast, channels_last and torch.compile where they are faster); the
+samplers' own arithmetic stays float32.
 """
 
 from __future__ import annotations
@@ -19,39 +19,31 @@ import time
 
 import torch
 
-from sgm import fastpath
-from sgm.audio_io import write_wav
-from sgm.conditioning import balanced_requests, describe, encode_labels
-from sgm.losses import score_fn_from_net
+from sgm.checkpoints.inference import default_device, load_for_inference
+from sgm.core.labels import balanced_requests, encode_labels
+from sgm.core.samplers import sample
+from sgm.core.score import score_fn_from_net
+from sgm.kinds import data_kind
+from sgm.nets import fastpath
 from sgm.progress import progress_bar
-from sgm.sampling import get_sampler
-from sgm.train import load_for_inference
-from stages.common import (
-    StageError,
-    atomic_dir,
-    checkpoint_file,
-    checkpoint_name,
-    grid_point_argument,
-    read_layout,
-    run_stage,
-    samples_dir,
-    sampling_metrics_file,
-    train_dir,
-    write_json,
-)
-from stages.config import load_params
+from stages.common.outputs import StageError, atomic_dir, grid_point_argument, run_stage, write_json
+from stages.common.params import load_params
+from stages.common.paths import checkpoint_file, checkpoint_name, read_layout, samples_dir, sampling_metrics_file, train_dir
 
 
 def main() -> None:
     params = load_params()
     point = grid_point_argument(params, "sample")
     settings = params.sample
-    layout = read_layout() if settings.band_limit else dataclasses.replace(read_layout(), band_hz=None)
+    layout = read_layout(params.kind)
+    if not settings.band_limit:
+        layout = dataclasses.replace(layout, band_hz=None)
     checkpoints = {checkpoint_name(epoch): checkpoint_file(train_dir(point), epoch) for epoch in params.train.epochs}
     missing = [str(path) for path in checkpoints.values() if not path.is_file()]
     if missing:
         raise StageError("missing checkpoint(s) (run the train stage first): " + ", ".join(missing))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
+    kind = data_kind(params.kind)
 
     metrics = {}
     speed = fastpath.choose(settings.fast_path, settings.compile, device, 1 + len(layout.shape))
@@ -67,14 +59,14 @@ def main() -> None:
             metrics[ckpt] = {}
             for sampler in settings.samplers:
                 bar.set_postfix_str(f"{ckpt} {sampler}")
-                x, nfe, seconds = draw(get_sampler(sampler), net, sde, conditioning, requests, layout.shape, settings, sampler, params.seed, device)
+                x, nfe, seconds = draw(net, sde, conditioning, requests, layout.shape, settings, sampler, params.seed, device)
                 metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
-                save(out / ckpt / sampler, x, layout, requests)
+                kind.save_samples(out / ckpt / sampler, x, layout, requests)
                 bar.update()
     write_json(sampling_metrics_file(point), metrics)
 
 
-def draw(sample_fn, net, sde, conditioning, requests, shape, settings, sampler, seed, device):
+def draw(net, sde, conditioning, requests, shape, settings, sampler, seed, device):
     """Draw n_samples in batches (the i-th for requests[i]); return them on the CPU, the mean NFE per batch and the seconds."""
     generator = torch.Generator(device).manual_seed(seed)
     batches, nfes = [], []
@@ -84,30 +76,13 @@ def draw(sample_fn, net, sde, conditioning, requests, shape, settings, sampler, 
             size = min(settings.batch_size, settings.n_samples - first)
             labels = encode_labels(conditioning, requests[first : first + size]).to(device) if conditioning else None
             score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0, settings.guidance_interval)
-            x, nfe = sample_fn(
-                score_fn, sde, (size, *shape), **settings.settings(sampler), progress=True, generator=generator, device=device
-            )
+            prior = sde.prior_sampling((size, *shape), generator=generator, device=device)
+            x, nfe = sample(sampler, score_fn, sde, prior, settings.settings(sampler), generator=generator, progress=True)
             batches.append(x.float().cpu())
             nfes.append(nfe)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return torch.cat(batches), sum(nfes) / len(nfes), time.perf_counter() - start
-
-
-def save(directory, x, layout, requests):
-    """Write samples.pt (with the requests) and, for audio layouts, one WAV per sample named after its request."""
-    directory.mkdir(parents=True)
-    record = {"x": x, "requested": {kind: [request[kind] for request in requests] for kind in (requests[0] if requests else {})}}
-    if layout.name != "image":
-        audio = layout.to_audio(x)
-        record["audio"] = audio
-        for i, (clip, request) in enumerate(zip(audio, requests)):
-            name = "_".join(filter(None, [f"sample_{i:03d}", describe(request)]))
-            write_wav(directory / f"{name}.wav", clip.clamp(-1, 1).numpy(), layout.sample_rate)
-    if layout.name == "pianoroll":
-        for i, roll in enumerate(layout.to_rolls(x)):
-            layout.to_midi(roll).write(str(directory / f"sample_{i:03d}.mid"))
-    torch.save(record, directory / "samples.pt")
 
 
 if __name__ == "__main__":

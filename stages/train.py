@@ -1,7 +1,7 @@
 """Train one grid point, with a checkpoint at each listed epoch: python -m stages.train POINT.
 
 A run killed or stopped (Ctrl-C, SIGTERM) keeps its state in runs/POINT/.train.partial and the
-next run continues from it when nothing that determines the run changed (stages.resume).
+next run continues from it when nothing that determines the run changed (sgm.training.resume).
 
 On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
 """
@@ -16,97 +16,111 @@ import time
 import torch
 from dvclive import Live
 
-from sgm.distributed import world
-from sgm.model import build_model
+from sgm.checkpoints.inference import load_for_inference
+from sgm.checkpoints.model import build_model
+from sgm.core.losses import DenoisingScoreMatching
+from sgm.kinds.labels import label_vocabularies, tensor_labels
 from sgm.progress import progress_bar
-from sgm.train import TrainingDiverged, TrainingStopped, evaluate_loss, load_for_inference, train
-from stages.common import (
+from sgm.training.config import TrainConfig
+from sgm.training.distributed import world
+from sgm.training.evaluation import evaluate_loss
+from sgm.training.loop import TrainingDiverged, TrainingStopped, train
+from sgm.training.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
+from stages.common.outputs import StageError, atomic_dir, grid_point_argument, partial_dir, run_stage, stop_requests, write_json
+from stages.common.params import load_params
+from stages.common.paths import (
     TENSORS_DIR,
-    StageError,
-    atomic_dir,
+    TENSORS_METRICS_FILE,
     checkpoint_file,
     checkpoint_name,
-    grid_point_argument,
-    partial_dir,
-    run_stage,
-    stop_requests,
+    read_label_names,
+    split_file,
     train_dir,
     train_metrics_file,
-    write_json,
 )
-from stages.config import load_params
-from stages.labels import label_vocabularies, tensor_labels
-from stages.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
+
+SAVE_CADENCE = {"save_every_minutes", "save_every_steps"}  # how often to save changes no result
 
 
-def main() -> None:
-    params = load_params()
-    point = grid_point_argument(params, "train")
-    arch = params.archs[params.grid[point].arch]
-    settings = params.train
-
-    train_set = {key: values[: settings.max_examples] for key, values in torch.load(TENSORS_DIR / "train.pt", weights_only=True).items()}
-    test_set = {key: values[: settings.test_examples] for key, values in torch.load(TENSORS_DIR / "test.pt", weights_only=True).items()}
-    distance = json.loads((TENSORS_DIR / "metrics.json").read_text()).get("max_pairwise_distance")
+def model_config(params, point: str, in_channels: int, conditioning: dict) -> dict:
+    """The plain configuration every checkpoint of `point` stores (sgm.checkpoints.model)."""
+    arch, settings = params.archs[params.grid[point].arch], params.train
+    distance = json.loads(TENSORS_METRICS_FILE.read_text()).get("max_pairwise_distance")
     if settings.sde.sigma_max == "auto" and distance is None:
-        raise StageError(f"train.sde.sigma_max is 'auto' but {TENSORS_DIR / 'metrics.json'} has no max_pairwise_distance: rerun tensorize")
-    data = train_set["x"]
-    conditioning = label_vocabularies(settings.conditioning, train_set, params.render.programs)
-
-    torch.manual_seed(params.seed)
-    config = {
+        raise StageError(f"train.sde.sigma_max is 'auto' but {TENSORS_METRICS_FILE} has no max_pairwise_distance: rerun tensorize")
+    return {
         "net": arch.net,
         "channels": arch.channels,
-        "in_channels": data.shape[1],
+        "in_channels": in_channels,
         "embed_dim": arch.embed_dim,
         **({"attention_heads": arch.attention_heads} if arch.attention_heads else {}),
         "sde": {"name": settings.sde.name, **settings.sde.kwargs(distance)},
         "conditioning": conditioning,
         "precond": settings.precond.model_dump(include={"name", "sigma_data"}),
     }
+
+
+def training_config(params, point: str) -> TrainConfig:
+    settings = params.train
+    return TrainConfig(
+        lr=params.grid[point].lr,
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        seed=params.seed,
+        loss=DenoisingScoreMatching(settings.loss_weighting, (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)),
+        lr_schedule=settings.lr_schedule,
+        lr_decay_fraction=settings.lr_decay_fraction,
+        ema_decay=settings.ema_decay,
+        grad_clip=settings.grad_clip,
+        label_dropout=settings.label_dropout,
+        compile=settings.compile,
+        fast_path=settings.fast_path,
+        log_every=settings.log_every,
+        crop_samples=settings.crop_samples,
+        save_every_steps=settings.save_every_steps,
+        save_every_seconds=None if settings.save_every_minutes is None else 60 * settings.save_every_minutes,
+    )
+
+
+def run_fingerprint(params, point: str) -> dict:
+    """What determines the training of `point`: the params it reads (not how often it saves), data and code."""
+    grid_point = params.grid[point]
+    read = {
+        "seed": params.seed,
+        "train": params.train.model_dump(mode="json", exclude=SAVE_CADENCE),
+        "grid_point": grid_point.model_dump(mode="json"),
+        "arch": params.archs[grid_point.arch].model_dump(mode="json"),
+    }
+    return fingerprint(read, TENSORS_DIR)
+
+
+def main() -> None:
+    params = load_params()
+    point = grid_point_argument(params, "train")
+    settings = params.train
+    label_names = read_label_names()
+    train_set = {key: values[: settings.max_examples] for key, values in torch.load(split_file("train"), weights_only=True).items()}
+    test_set = {key: values[: settings.test_examples] for key, values in torch.load(split_file("test"), weights_only=True).items()}
+    data = train_set["x"]
+    conditioning = label_vocabularies(settings.conditioning, train_set, label_names)
+
+    torch.manual_seed(params.seed)
+    config = model_config(params, point, data.shape[1], conditioning)
     try:
         net, sde = build_model(config)
     except ValueError as err:
         raise StageError(f"grid point {point}: {err}") from None
-    train_labels = tensor_labels(conditioning, train_set, params.render.programs)
-    test_labels = tensor_labels(conditioning, test_set, params.render.programs)
-    log_sigma = (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)
+    train_labels = tensor_labels(conditioning, train_set, label_names)
+    test_labels = tensor_labels(conditioning, test_set, label_names)
+    recipe = training_config(params, point)
 
     partial = partial_dir(train_dir(point))
-    run_fingerprint = fingerprint(params, point, TENSORS_DIR)
-    resume_step, account = resume_point(partial, run_fingerprint)
-    save_every_seconds = None if settings.save_every_minutes is None else 60 * settings.save_every_minutes
+    current = run_fingerprint(params, point)
+    resume_step, account = resume_point(partial, current)
 
     def fit(checkpoint_dir, log=None, stop=None, on_checkpoint=None):
         try:
-            return train(
-                net,
-                sde,
-                data,
-                lr=params.grid[point].lr,
-                lr_schedule=settings.lr_schedule,
-                lr_decay_fraction=settings.lr_decay_fraction,
-                crop_samples=settings.crop_samples,
-                batch_size=settings.batch_size,
-                epochs=settings.epochs,
-                checkpoint_dir=checkpoint_dir,
-                seed=params.seed,
-                ema_decay=settings.ema_decay,
-                grad_clip=settings.grad_clip,
-                loss_weighting=settings.loss_weighting,
-                labels=train_labels,
-                label_dropout=settings.label_dropout,
-                log_sigma=log_sigma,
-                compile=settings.compile,
-                fast_path=settings.fast_path,
-                save_every_steps=settings.save_every_steps,
-                save_every_seconds=save_every_seconds,
-                stop=stop,
-                log=log,
-                log_every=settings.log_every,
-                on_checkpoint=on_checkpoint,
-                config=config,
-            )
+            return train(net, sde, data, recipe, checkpoint_dir, config, labels=train_labels, log=log, on_checkpoint=on_checkpoint, stop=stop)
         except TrainingDiverged as err:
             raise StageError(f"{point}: {err}") from None
         except TrainingStopped as err:
@@ -125,7 +139,7 @@ def main() -> None:
         Live(str(out / "live"), dvcyaml=False, save_dvc_exp=False, resume=resuming) as live,
         stop_requests() as stop,
     ):
-        write_json(out / FINGERPRINT_FILE, run_fingerprint)
+        write_json(out / FINGERPRINT_FILE, current)
         if resuming:
             drop_log_rows_after(out / "live", resume_step)
 
@@ -150,9 +164,7 @@ def main() -> None:
         metrics = {}
         for epoch in settings.epochs:
             ema_net, _, _ = load_for_inference(checkpoint_file(out, epoch))
-            test_loss = evaluate_loss(
-                ema_net, sde, test_set["x"], settings.batch_size, params.seed, settings.loss_weighting, test_labels, log_sigma
-            )
+            test_loss = evaluate_loss(ema_net, sde, test_set["x"], settings.batch_size, params.seed, recipe.loss, test_labels)
             # minutes of this process: a resumed run counts from where it resumed, and has none for checkpoints written before
             timing = {"train_minutes": minutes[epoch]} if epoch in minutes else {}
             metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss, **timing}

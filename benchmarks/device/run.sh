@@ -49,7 +49,7 @@ fi
 export PYTHONPATH=$WORK/site:$REPO/.devrun/tc:$WORK
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -m stages.preset "$PRESET" --write params_A.yaml && cp params_A.yaml params.yaml || exit 1
-POINT=$(python3 -c "from stages.config import load_params; print(next(iter(load_params().grid)))")
+POINT=$(python3 -c "from stages.common.params import load_params; print(next(iter(load_params().grid)))")
 
 say "data"
 python3 -m stages.render && python3 -m stages.preprocess && python3 -m stages.tensorize || exit 1

@@ -1,0 +1,48 @@
+import json
+import math
+from pathlib import Path
+
+from benchmarks.run import STUDY_ARCHS, main, study_archs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tiny_cpu_benchmark_writes_its_report(tmp_path, single_thread):
+    main(["--device", "cpu", "--config", "tiny", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "benchmark.json").read_text())
+    assert {"config", "device", "torch", "plan", "training", "training_1d", "training_speedup", "samplers", "sampling",
+            "bf16_matmul_tflops", "memory", "uptime_load_before", "uptime_load_after"} <= set(report)  # fmt: skip
+    assert (report["config"], report["device"], report["memory"], report["bf16_matmul_tflops"]) == ("tiny", "cpu", None, None)
+
+    loops = ["reference", "float32", "+ channels_last", "+ bf16 autocast"]  # the tiny config leaves out compiling
+    assert [row["loop"] for row in report["training"]] == loops
+    assert [row["loop"] for row in report["training_1d"]] == [loops[0], loops[1], loops[3]]
+    for rows in (report["training"], report["training_1d"]):
+        for above, row in zip(rows, rows[1:]):
+            assert row["gain"] == row["samples_per_second"] / above["samples_per_second"]
+        for row in rows:
+            assert len(row["window_samples_per_second"]) == report["plan"]["windows"] * report["plan"]["rounds"]
+            assert row["samples_per_second"] > 0 and math.isfinite(row["samples_per_second"])
+    assert report["training_speedup"] == report["training"][-1]["samples_per_second"] / report["training"][0]["samples_per_second"]
+
+    samplers = {row["sampler"]: row for row in report["samplers"]}
+    assert sorted(samplers) == ["euler_maruyama", "heun", "predictor_corrector", "probability_flow_ode"]
+    for row in samplers.values():
+        assert row["speedup"] == row["before"]["seconds_per_sample"] / row["fast"]["seconds_per_sample"]
+        assert row["max_abs_difference"] < 1.0  # bf16 rounding in the net, not another sample
+    assert samplers["euler_maruyama"]["before"]["nfe"] == samplers["euler_maruyama"]["fast"]["nfe"] == 3
+
+    sampling = report["sampling"]
+    for solver in ("project", "solve_ivp"):
+        assert sampling[solver]["nfe"] > 10 and sampling[solver]["seconds"] > 0
+    # both solvers integrate the same ODE from the same prior draw at rtol = atol = 1e-3
+    assert sampling["max_abs_difference"] < 0.05
+
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "| tiny | unet2d [8, 16] 1x16x16 | cpu | + bf16 autocast | 32 |" in table and "| tiny | unet1d 1x256 | cpu | float32 | 32 |" in table
+    assert "| predictor_corrector |" in table and "scipy solve_ivp RK45" in table
+
+
+def test_the_memory_rows_are_the_study_grids_2d_nets():
+    archs = study_archs(REPO / STUDY_ARCHS)
+    assert len(archs) == 12 and all(arch["net"] == "unet2d" and "embed_dim" in arch for arch in archs.values())
