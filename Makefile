@@ -1,11 +1,11 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, no GPU):
 #   make repro   install, then run the whole pipeline (dvc repro) on the default params
-#   make test    install (with the test extras and Chromium), then run the test suite
+#   make test    install (with the test extras, Chromium and FluidSynth), then run the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install repro test chromium
+.PHONY: install repro test players
 
 install: $(VENV)/.installed
 
@@ -20,9 +20,10 @@ $(VENV)/.installed: pyproject.toml
 repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" DVC_NO_ANALYTICS=1 dvc repro
 
-chromium:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+# the real players the tests drive: Chromium for the report, FluidSynth for exported SoundFonts
+players:
+	command -v chromium >/dev/null && command -v fluidsynth >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium fluidsynth)
 
-test: install chromium
+test: install players
 	$(BIN)/ruff check sgm stages tests benchmarks
 	$(BIN)/python -m pytest

@@ -4,11 +4,13 @@ A run killed or stopped (Ctrl-C, SIGTERM) keeps its state in runs/POINT/.train.p
 next run continues from it when nothing that determines the run changed (sgm.training.resume).
 
 On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
+It says which device it trains on, and the CUDA_VISIBLE_DEVICES it was given (stages.queue_workers).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -22,7 +24,7 @@ from sgm.core.losses import DenoisingScoreMatching
 from sgm.kinds.labels import label_vocabularies, tensor_labels
 from sgm.progress import progress_bar
 from sgm.training.config import TrainConfig
-from sgm.training.distributed import world
+from sgm.training.distributed import device_for, world
 from sgm.training.evaluation import evaluate_loss
 from sgm.training.loop import TrainingDiverged, TrainingStopped, train
 from sgm.training.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
@@ -133,6 +135,8 @@ def main() -> None:
 
     if account:
         print(f"train@{point}: {account}", file=sys.stderr)
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    print(f"train@{point}: on {device_for(None, world())}" + ("" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible})"), file=sys.stderr)
     resuming = resume_step is not None
     with (
         atomic_dir(train_dir(point), keep_failed=True, reuse=resuming) as out,

@@ -6,9 +6,13 @@
     sgm-generate vary CKPT clip.wav --strength 0.3 -n 4
     sgm-generate interpolate CKPT a.wav b.wav --between 6
     sgm-generate midi CKPT tune.mid --instrument flute --seconds 10
+    sgm-generate instrument CKPT --instrument flute --out flute.sf2  (--format sfz: flute.sfz + WAVs)
+    sgm-generate keyboard CKPT my_note.wav --pitch A4 --out mine.sf2
 
 Every command writes WAV files named after what was asked into --out, plus settings.json (the
-arguments, the sampler's settings, the NFE and the seconds spent). Audio is mapped to and from the
+arguments, the sampler's settings, the NFE and the seconds spent); instrument and keyboard write
+the instrument file --out and its settings beside it (flute.sf2 -> flute.json), and refuse an
+--out that exists unless --force is given. Audio is mapped to and from the
 model with the layout of the data it was trained on (--layout, default data/tensors/layout.json).
 What a flag does not set comes from the project's params (--params, default params.yaml): the
 sampler, its steps and the guidance from its `play` section, the sampler's other settings from
@@ -33,16 +37,20 @@ from sgm.audio.pitch import note_name, parse_pitch
 from sgm.audio.wav import write_wav
 from sgm.core.samplers import SAMPLERS
 from sgm.generation.inpainting import inpaint
+from sgm.generation.instrument import generate_notes, make_instrument
 from sgm.generation.interpolation import interpolate
+from sgm.generation.keyboard import KEYBOARD_STRENGTH, check_reference, detect_pitch, model_keyboard
 from sgm.generation.midi import Envelope, excerpt, read_midi, render
 from sgm.generation.requests import request_name, requests_for, scale_pitches
 from sgm.generation.session import Session
 from sgm.generation.variation import vary
+from sgm.instruments.sf2 import write_sf2
+from sgm.instruments.sfz import write_sfz
 from sgm.kinds import read_layout_file
 from sgm.kinds.layout import Layout
 
 STEP_SAMPLERS = ("euler_maruyama", "predictor_corrector", "heun")
-MINIMUMS = {"n": 1, "between": 0, "resample": 1, "octaves": 1}
+MINIMUMS = {"n": 1, "between": 0, "resample": 1, "octaves": 1, "variants": 1, "extend": 0}
 
 
 def read_params(path: Path) -> dict:
@@ -93,8 +101,8 @@ def sampler_settings(args, params: dict) -> dict:
     return settings if args.steps is None else {**settings, "steps": args.steps}
 
 
-def read_clip(path: str, layout: Layout) -> tuple[torch.Tensor, str]:
-    """The first clip of an audio file, mono at the layout's rate (resampled, zero-padded if short), and its stem."""
+def read_mono(path: str, layout: Layout) -> np.ndarray:
+    """An audio file's first clip length, mono at the layout's rate (resampled)."""
     try:
         audio, rate = read_audio(Path(path))
     except FileNotFoundError:
@@ -103,7 +111,12 @@ def read_clip(path: str, layout: Layout) -> tuple[torch.Tensor, str]:
         raise ValueError(f"audio file {path}: {err}") from None
     if rate != layout.sample_rate:
         print(f"note: {path} is at {rate} Hz; resampled to the model's {layout.sample_rate} Hz", file=sys.stderr)
-    mono = conform(audio, rate, layout.sample_rate, 1)[0][: layout.clip_samples]
+    return conform(audio, rate, layout.sample_rate, 1)[0][: layout.clip_samples]
+
+
+def read_clip(path: str, layout: Layout) -> tuple[torch.Tensor, str]:
+    """The first clip of an audio file, mono at the layout's rate (resampled, zero-padded if short), and its stem."""
+    mono = read_mono(path, layout)
     if len(mono) < layout.clip_samples:
         print(f"note: {path} is shorter than one clip ({len(mono)} < {layout.clip_samples} samples); padded with silence", file=sys.stderr)
         mono = np.pad(mono, (0, layout.clip_samples - len(mono)))
@@ -140,9 +153,9 @@ class Command:
     def score(self):
         return self.session.score(self.one_label(), self.args.guidance, self.args.guidance_interval)
 
-    def notes(self, requests: list[dict]) -> torch.Tensor:
+    def notes(self, requests: list[dict], generator=None) -> torch.Tensor:
         args = self.args
-        return self.session.notes(args.command, requests, args.sampler, self.settings, args.guidance, args.guidance_interval, self.generator)
+        return self.session.notes(args.command, requests, args.sampler, self.settings, args.guidance, args.guidance_interval, generator or self.generator)
 
     def save(self, name: str, audio: np.ndarray) -> None:
         out = Path(self.args.out)
@@ -232,6 +245,57 @@ def cmd_midi(command: Command, args) -> dict:
     return {"notes": len(notes), "seconds_of_audio": len(mix) / layout.sample_rate, "transpose": args.transpose, "fade": args.fade}
 
 
+def instrument_file(command: Command, notes: dict, name: str, source: str) -> dict:
+    """Write the instrument of `notes` to --out (SF2 or SFZ with its WAVs); returns what settings.json records."""
+    args, rate = command.args, command.session.layout.sample_rate
+    instrument = make_instrument(name, rate, notes, f"{source}; {args.sampler} sampler, seed {args.seed}", extend=args.extend)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "sfz":
+        command.files += [out.name, f"{write_sfz(instrument, out).name}/"]
+    else:
+        write_sf2(instrument, out)
+        command.files.append(out.name)
+    print(instrument.comment)
+    return {"format": args.format, "samples": len(instrument.regions), "looped": sum(r.loop is not None for r in instrument.regions), "comment": instrument.comment}
+
+
+def cmd_instrument(command: Command, args) -> dict:
+    session = command.session
+    name = (requests_for(session.conditioning, args.instrument or ())[0] if args.instrument else {}).get("instrument")
+
+    def draw(requests, generator):
+        return session.audio(command.notes(requests, generator))
+
+    notes = generate_notes(session.conditioning, name, args.velocities, args.variants, draw, session.generator)
+    made = instrument_file(command, notes, name or "model", f"made by sgm-generate from {Path(args.checkpoint).name}")
+    return {"velocities": args.velocities, "variants": args.variants, **made}
+
+
+def cmd_keyboard(command: Command, args) -> dict:
+    session, params = command.session, command.params
+    layout, conditioning = session.layout, session.conditioning
+    if "pitch" not in conditioning:
+        raise ValueError("a keyboard needs a pitch-conditional checkpoint: this one takes no pitch labels")
+    clip = read_mono(args.wav, layout)
+    check_reference(clip, layout.sample_rate, args.wav)
+    if args.pitch:
+        pitch = parse_pitch(args.pitch[0])
+    else:
+        evaluate = params.get("evaluate")
+        if not isinstance(evaluate, dict):
+            raise ValueError(f"params file {args.params} has no evaluate section to detect the reference's pitch with; pass --pitch")
+        pitch = detect_pitch(clip, layout.sample_rate, evaluate["periodicity_threshold"], evaluate["crepe_model"], args.wav)
+        print(f"note: {args.wav} sounds at {note_name(pitch)} (MIDI {pitch})", file=sys.stderr)
+    clip = np.pad(clip, (0, layout.clip_samples - len(clip)))
+    targets = sorted(conditioning["pitch"])
+    requests = requests_for(conditioning, args.instrument or (), targets)
+    audio = model_keyboard(session, clip, pitch, requests, args.strength, args.sampler, command.settings, args.guidance, args.guidance_interval)
+    notes = {(target, 127, 0): note for target, note in zip(targets, audio)}
+    made = instrument_file(command, notes, Path(args.wav).stem, f"a keyboard made by sgm-generate from {Path(args.wav).name} ({note_name(pitch)}) with {Path(args.checkpoint).name}, SDEdit strength {args.strength:g}")
+    return {"reference_pitch": pitch, "strength": args.strength, **made}
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("checkpoint", help="a checkpoint written by the train stage (runs/POINT/train/checkpoints/epoch_NNN.pt)")
@@ -276,10 +340,41 @@ def parser() -> argparse.ArgumentParser:
     midi.add_argument("--seconds", type=float, help="only the first N seconds")
     midi.add_argument("--transpose", type=int, default=0, help="semitones added to every note")
     midi.add_argument("--fade", type=float, default=0.05, help="crossfade between successive clips of a long note, seconds")
+    files = argparse.ArgumentParser(add_help=False)
+    files.add_argument("--format", choices=("sf2", "sfz"), default="sf2", help="SoundFont 2, or SFZ with its WAVs in OUT_samples/")
+    files.add_argument("--extend", type=int, default=0, help="keys played beyond the lowest and highest trained pitch (repitched)")
+    files.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    instrument = commands.add_parser("instrument", parents=[common, files], help="an SF2 or SFZ instrument: a generated note at every trained pitch")
+    instrument.add_argument("--velocities", type=int, nargs="+", default=[127], help="one layer of notes per velocity (each its own draw)")
+    instrument.add_argument("--variants", type=int, default=1, help="round-robin variants (SF2: one preset each; SFZ: a sequence)")
+    keyboard = commands.add_parser("keyboard", parents=[common, files], help="an instrument from one note of your own: its timbre at every trained pitch")
+    keyboard.add_argument("wav")
+    keyboard.add_argument("--strength", type=float, default=KEYBOARD_STRENGTH, help="SDEdit strength of the repitched note (0 keeps it, 1 redraws it)")
+    for command in (instrument, keyboard):
+        command.set_defaults(out=None)
     return top
 
 
-COMMANDS = {"notes": cmd_notes, "continue": cmd_continue, "vary": cmd_vary, "interpolate": cmd_interpolate, "midi": cmd_midi}
+COMMANDS = {
+    "notes": cmd_notes, "continue": cmd_continue, "vary": cmd_vary, "interpolate": cmd_interpolate, "midi": cmd_midi,
+    "instrument": cmd_instrument, "keyboard": cmd_keyboard,
+}  # fmt: skip
+WRITES_FILE = ("instrument", "keyboard")
+
+
+def check_out(args) -> Path:
+    """Where settings.json goes; for instrument and keyboard, --out resolved and refused if it exists."""
+    if args.command not in WRITES_FILE:
+        return Path(args.out) / "settings.json"
+    if args.out is None:
+        stem = Path(args.wav).stem if args.command == "keyboard" else (args.instrument or ["model"])[0]
+        args.out = f"{stem}.{args.format}"
+    out = Path(args.out)
+    if out.suffix != f".{args.format}":
+        raise ValueError(f"--out {out} must end in .{args.format} for --format {args.format}")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; pass --force to overwrite it")
+    return out.with_suffix(".json")
 
 
 def main(argv=None) -> int:
@@ -290,8 +385,9 @@ def main(argv=None) -> int:
                 raise ValueError(f"{'-' if flag == 'n' else '--'}{flag} must be at least {least}, got {getattr(args, flag)}")
         if args.command != "notes" and (len(args.instrument or []) > 1 or len(args.pitch or []) > 1):
             raise ValueError(f"{args.command} takes at most one --instrument and one --pitch")
-        if args.command == "midi" and args.pitch:
-            raise ValueError("midi takes its pitches from the MIDI file, not from --pitch (use --transpose)")
+        if args.command in ("midi", "instrument") and args.pitch:
+            raise ValueError(f"{args.command} takes its pitches from the {'MIDI file' if args.command == 'midi' else 'checkpoint'}, not from --pitch")
+        settings_file = check_out(args)
         params = read_params(Path(args.params))
         resolve_defaults(args, params)
         settings = sampler_settings(args, params)
@@ -315,7 +411,7 @@ def main(argv=None) -> int:
         "seconds": sum(c["seconds"] for c in cost),
         "files": command.files,
     }
-    (Path(args.out) / "settings.json").write_text(json.dumps(record, indent=2) + "\n")
+    settings_file.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 

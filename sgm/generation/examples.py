@@ -1,4 +1,4 @@
-"""Listening examples of a checkpoint: a scale, a continuation, a variation, an interpolation, a melody.
+"""Listening examples of a checkpoint: a scale, a continuation, a variation, an interpolation, a melody, an instrument.
 
 Each example is written as WAVs with a spectrogram PNG each into one folder, and described by an
 item (title, text, clips, figures) for the report:
@@ -6,8 +6,11 @@ item (title, text, clips, figures) for the report:
 - a continuation of test clip play.clip (its first play.keep_ms kept, the rest generated);
 - a variation of it (SDEdit at play.strength);
 - an interpolation from it to the first test clip of another pitch (probability-flow ODE);
-- play.melody played with generated notes (written to melody.mid and read back).
-A model without pitch labels makes unlabelled notes instead of the scale, and no melody. Every
+- play.melody played with generated notes (written to melody.mid and read back);
+- instrument.sf2, a SoundFont of a generated note at every trained pitch (sgm.generation.instrument),
+  with the melody played through it by tinysoundfont, and the pitch accuracy of every trained
+  pitch played through it.
+A model without pitch labels makes unlabelled notes instead of the scale, and no melody or instrument. Every
 sampler takes its settings from params' `sample` section, with the play section's steps.
 """
 
@@ -20,19 +23,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sgm.audio.soundfont import SoundFont
 from sgm.audio.wav import write_wav
 from sgm.generation.inpainting import inpaint
+from sgm.generation.instrument import generate_notes, make_instrument
 from sgm.generation.interpolation import interpolate
 from sgm.generation.midi import parse_melody, read_midi, render, write_midi
 from sgm.generation.requests import request_name, requests_for, scale_pitches
 from sgm.generation.session import Session
 from sgm.generation.variation import vary
+from sgm.instruments.sf2 import write_sf2
 from sgm.kinds.figures import save_png
 from sgm.notes.crepe import analyze
 from sgm.notes.figures import clip_figure, sampler_sheet
 from sgm.notes.metrics import pitch_accuracy, pitchedness, spectral_flatness
 
 UNLABELLED_NOTES = 8
+KEY_TEST_SECONDS = 0.3  # each trained pitch held this long through instrument.sf2, then as long silent
 
 
 class Examples:
@@ -49,11 +56,11 @@ class Examples:
         settings = self.params.sample.settings(sampler)
         return settings if steps is None else {**settings, "steps": steps}
 
-    def notes(self, name: str, requests: list[dict]) -> np.ndarray:
+    def notes(self, name: str, requests: list[dict], generator=None) -> np.ndarray:
         settings = self.settings
         x = self.session.notes(
             name, requests, settings.sampler, self.sampler_settings(settings.sampler, settings.steps),
-            settings.guidance, settings.guidance_interval, self.session.generator(),
+            settings.guidance, settings.guidance_interval, generator or self.session.generator(),
         )  # fmt: skip
         return self.session.audio(x)
 
@@ -64,8 +71,8 @@ class Examples:
         save_png(clip_figure(audio, rate, title), self.out / f"{name}.png")
         return {"caption": title, "wav": f"{name}.wav", "png": f"{name}.png"}
 
-    def item(self, title: str, text: str, clips, figures=()) -> None:
-        self.items.append({"title": title, "text": text, "clips": list(clips), "figures": list(figures)})
+    def item(self, title: str, text: str, clips, figures=(), downloads=()) -> None:
+        self.items.append({"title": title, "text": text, "clips": list(clips), "figures": list(figures), "downloads": list(downloads)})
 
 
 def scale(examples: Examples) -> dict:
@@ -178,6 +185,37 @@ def melody(examples: Examples, notes) -> None:
     examples.item("Melody", text, [examples.save("melody", audio, "melody")])
 
 
+def instrument(examples: Examples, notes) -> dict:
+    """instrument.sf2 and the melody played through it; returns its metrics (keys, looped samples, pitch accuracy through it)."""
+    session, out = examples.session, examples.out
+    if notes is None:
+        examples.item("Instrument", "the model is not conditioned on pitch, so it cannot make an instrument", [])
+        return {}
+    label = examples.instruments[0] if examples.instruments else None
+    made = generate_notes(session.conditioning, label, [127], 1, lambda requests, generator: examples.notes("instrument", requests, generator), session.generator)
+    params = examples.params
+    sf2 = make_instrument(label or "model", session.layout.sample_rate, made, f"made by the play stage from grid point {params.play.point}, epoch {params.train.epochs[-1]}")
+    write_sf2(sf2, out / "instrument.sf2")
+    font = SoundFont(out / "instrument.sf2", sf2.sample_rate)
+    end = max(n.end for n in notes) + sf2.envelope.release
+    played = font.render_notes(0, [(n.pitch, n.start, n.end, n.velocity) for n in notes], round(end * sf2.sample_rate)).mean(0)
+    download = {"file": "instrument.sf2", "caption": f"instrument.sf2 (SoundFont 2, {(out / 'instrument.sf2').stat().st_size / 1e6:.1f} MB)"}
+    text = f"instrument.sf2: {sf2.comment} The melody played through it by tinysoundfont."
+    examples.item("Instrument", text, [examples.save("instrument_melody", played, "melody through instrument.sf2")], downloads=[download])
+    pitches = sorted(session.conditioning["pitch"])
+    accuracy = keys_pitch_accuracy(font, pitches, params.evaluate.crepe_model, params.evaluate.periodicity_threshold)
+    return {"keys": len(pitches), "looped": sum(region.loop is not None for region in sf2.regions), "pitch_accuracy": accuracy}
+
+
+def keys_pitch_accuracy(font: SoundFont, pitches: list[int], crepe_model: str, threshold: float) -> float:
+    """Share of `pitches` that sound at their pitch when each is held KEY_TEST_SECONDS through `font`'s program 0."""
+    held = round(KEY_TEST_SECONDS * font.sample_rate)
+    notes = [(p, 2 * i * KEY_TEST_SECONDS, (2 * i + 1) * KEY_TEST_SECONDS, 100) for i, p in enumerate(pitches)]
+    audio = font.render_notes(0, notes, 2 * held * len(pitches)).mean(0)
+    keys = torch.from_numpy(np.stack([audio[2 * i * held : (2 * i + 1) * held] for i in range(len(pitches))]))
+    return pitch_accuracy(analyze(keys, font.sample_rate, crepe_model), threshold, torch.tensor(pitches, dtype=torch.float32))
+
+
 def play(session: Session, params, test: dict, out: Path) -> tuple[list[dict], dict]:
     """Every example into `out`; returns the report's items and the metrics (NFE and seconds of each, the scale's pitch numbers)."""
     examples = Examples(session, params, out)
@@ -185,6 +223,9 @@ def play(session: Session, params, test: dict, out: Path) -> tuple[list[dict], d
     scale_metrics = scale(examples)
     edits(examples, clips)
     melody(examples, notes)
+    instrument_metrics = instrument(examples, notes)
     metrics = {name: dict(cost) for name, cost in session.cost.items()}
     metrics["scale"].update(scale_metrics)
+    if instrument_metrics:
+        metrics["instrument"].update(instrument_metrics)
     return examples.items, metrics

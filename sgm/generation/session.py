@@ -26,9 +26,9 @@ class Session:
         self.device = next(self.net.parameters()).device
         self.cost: dict[str, dict] = {}  # name -> {"nfe", "seconds"} of the generations run under it
 
-    def generator(self) -> torch.Generator:
-        """A generator on the session's device, seeded with its seed."""
-        return torch.Generator(self.device).manual_seed(self.seed)
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A generator on the session's device, seeded with its seed plus `offset`."""
+        return torch.Generator(self.device).manual_seed(self.seed + offset)
 
     def labels(self, requests: list[dict]) -> torch.Tensor | None:
         return labels_for(self.conditioning, requests, self.device)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
+
+from sgm.audio.wav import write_wav
 
 DPI = 100
 
@@ -22,3 +25,11 @@ def save_png(figure: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI, format="png")
     return path
+
+
+def save_real_clip(out: Path, n: int, test_index: int, pitch: int, figure: Figure, audio: np.ndarray, sample_rate: int) -> dict:
+    """The n-th real test clip as real/real_NNN.png and .wav under `out`; returns its entry in the plot index."""
+    clip = {"test_index": test_index, "pitch": pitch, "png": f"real/real_{n:03d}.png", "wav": f"real/real_{n:03d}.wav"}
+    save_png(figure, out / clip["png"])
+    write_wav(out / clip["wav"], np.clip(audio, -1, 1), sample_rate)
+    return {**clip, "caption": f"test clip {test_index}, MIDI pitch {pitch}"}

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from sgm.audio.wav import write_wav
-from sgm.kinds.figures import save_png
+from sgm.kinds.figures import save_png, save_real_clip
 from sgm.kinds.kind import CleanData, DataKind, DataSet, Figures, empty_by_instrument
 from sgm.kinds.splits import spread_by
 from sgm.melodies import evaluation
@@ -57,13 +56,10 @@ class Melodies(DataKind):
     def draw_real(self, out: Path, layout, test: dict, count: int):
         indices = spread_by(test["pitch"], count)
         x = test["x"][indices]
-        clips = []
-        for n, (i, roll, audio) in enumerate(zip(indices, layout.to_rolls(x).numpy(), layout.to_audio(x).numpy())):
-            clip = {"test_index": i, "pitch": int(test["pitch"][i]), "png": f"real/real_{n:03d}.png", "wav": f"real/real_{n:03d}.wav"}
-            save_png(pianoroll_figure(roll, layout.pitch_low, f"real test segment {i}"), out / clip["png"])
-            write_wav(out / clip["wav"], np.clip(audio, -1, 1), layout.sample_rate)
-            clip["caption"] = f"test clip {i}, MIDI pitch {clip['pitch']}"
-            clips.append(clip)
+        clips = [
+            save_real_clip(out, n, i, int(test["pitch"][i]), pianoroll_figure(roll, layout.pitch_low, f"real test segment {i}"), audio, layout.sample_rate)
+            for n, (i, roll, audio) in enumerate(zip(indices, layout.to_rolls(x).numpy(), layout.to_audio(x).numpy()))
+        ]
         return clips, None
 
     def draw_checkpoint(self, out: Path, folder: str, sources, title: str, layout, columns: int) -> Figures:

@@ -16,7 +16,7 @@ import torch
 from sgm.audio.dsp import stopband_hz
 from sgm.audio.wav import read_wav, write_wav
 from sgm.kinds import make_layout
-from sgm.kinds.figures import save_png
+from sgm.kinds.figures import save_png, save_real_clip
 from sgm.kinds.kind import CleanData, DataError, DataKind, DataSet, Figures
 from sgm.kinds.naming import describe
 from sgm.kinds.splits import spread_by
@@ -80,11 +80,9 @@ class Notes(DataKind):
         indices = spread_by(test["pitch"], count)
         clips = []
         for n, (i, audio) in enumerate(zip(indices, layout.to_audio(test["x"][indices]).numpy())):
-            clip = {"test_index": i, "pitch": int(test["pitch"][i]), "png": f"real/real_{n:03d}.png", "wav": f"real/real_{n:03d}.wav"}
-            save_png(clip_figure(audio, layout.sample_rate, f"real test clip {i} (MIDI pitch {clip['pitch']})"), out / clip["png"])
-            write_wav(out / clip["wav"], np.clip(audio, -1, 1), layout.sample_rate)
-            clip["caption"] = f"test clip {i}, MIDI pitch {clip['pitch']}"
-            clips.append(clip)
+            pitch = int(test["pitch"][i])
+            figure = clip_figure(audio, layout.sample_rate, f"real test clip {i} (MIDI pitch {pitch})")
+            clips.append(save_real_clip(out, n, i, pitch, figure, audio, layout.sample_rate))
         return clips, None
 
     def draw_checkpoint(self, out: Path, folder: str, sources, title: str, layout, columns: int) -> Figures:

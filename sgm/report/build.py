@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgm.report.page import Clip, Figure, Section, render_page
+from sgm.report.page import Clip, Download, Figure, Section, render_page
 
 TITLE = "Score-based generative modeling of single notes: samples and results"
 KEYS = ("point", "epoch", "sampler")
@@ -99,7 +99,8 @@ class Report:
                 for clip in item["clips"]
             )
             figures = tuple(Figure(self.place(self.play / f["png"], f"play/{f['png']}"), f["caption"]) for f in item["figures"])
-            items.append(Section(item["title"], text=item["text"], figures=figures, clips=clips))
+            downloads = tuple(Download(self.place(self.play / d["file"], f"play/{d['file']}"), d["caption"]) for d in item["downloads"])
+            items.append(Section(item["title"], text=item["text"], figures=figures, clips=clips, downloads=downloads))
         text = f"grid point {index['point']}, checkpoint of epoch {index['epoch']} (python -m stages.play; sgm-generate does the same from the command line)"
         return [Section("Play", text=text, sections=tuple(items))]
 

@@ -48,13 +48,22 @@ class Clip:
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file offered for download (an instrument, a MIDI file); `href` is relative to the page."""
+
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Section:
-    """A titled part of the page: text, figures, clips, then subsections one heading level down."""
+    """A titled part of the page: text, downloads, figures, clips, then subsections one heading level down."""
 
     title: str
     text: str = ""
     figures: tuple[Figure, ...] = ()
     clips: tuple[Clip, ...] = ()
+    downloads: tuple[Download, ...] = ()
     sections: tuple[Section, ...] = ()
 
 
@@ -84,6 +93,9 @@ def _section(section: Section, anchor: str, level: int) -> str:
     parts = [f'<section id="{anchor}"><h{heading}>{_text(section.title)}</h{heading}>']
     if section.text:
         parts.append(f"<p>{_text(section.text)}</p>")
+    if section.downloads:
+        links = " ".join(f'<a class="download" href="{_url(d.href)}" download>{_text(d.text)}</a>' for d in section.downloads)
+        parts.append(f"<p>{links}</p>")
     if section.figures:
         parts.append('<div class="figures">' + "".join(_figure(f) for f in section.figures) + "</div>")
     if section.clips:

@@ -9,11 +9,15 @@ import pytest
 import soundfile
 import soxr
 import torch
+from sf2utils.sf2parse import Sf2File
 
 from sgm.audio.wav import write_wav
 from sgm.checkpoints.model import build_model
 from sgm.generation.cli import main
+from sgm.generation.keyboard import repitch
 from sgm.kinds import make_layout
+from sgm.notes.crepe import analyze
+from sgm.notes.metrics import clip_pitch_hz, hz_to_midi
 from tests.helpers.reference_settings import fit
 
 RATE = 8000
@@ -148,6 +152,60 @@ def test_midi_file_played_with_generated_notes(files, tmp_path):
     assert settings["nfe"] == 3 * 5  # one batch per distinct pitch
 
 
+def sf2_zones(path):
+    with open(path, "rb") as file:
+        font = Sf2File(file)
+        return [(p.name, p.preset) for p in font.presets[:-1]], [
+            [(bag.key_range, bag.velocity_range, bag.base_note) for bag in instrument.bags if bag.sample is not None] for instrument in font.instruments[:-1]
+        ]
+
+
+def test_instrument_maps_a_note_of_every_trained_pitch_per_layer_and_variant(files, tmp_path):
+    out = tmp_path / "flute.sf2"
+    assert run(files, "instrument", "--instrument", "73", "--velocities", 40, 100, "--variants", 2, *FAST, "--out", out) == 0
+    presets, zones = sf2_zones(out)
+    assert presets == [("flute 1", 0), ("flute 2", 1)]
+    expected = [([p, p], velocities, p) for velocities in ([1, 70], [71, 127]) for p in PITCHES]
+    assert [sorted(z, key=lambda zone: (zone[1], zone[2])) for z in zones] == [expected, expected]
+    settings = json.loads((tmp_path / "flute.json").read_text())
+    assert settings["files"] == ["flute.sf2"] and settings["samples"] == 52 and settings["nfe"] == 2 * 5  # one batch per variant
+    assert "52 samples of 0.13 s over keys C4 (60) to C5 (72)" in settings["comment"]
+    again = tmp_path / "again.sf2"
+    assert run(files, "instrument", "--instrument", "flute", "--velocities", 40, 100, "--variants", 2, *FAST, "--out", again) == 0
+    assert again.read_bytes() == out.read_bytes()
+    assert run(files, "instrument", "--instrument", "flute", *FAST, "--out", out, "--force") == 0
+    assert sf2_zones(out)[0] == [("flute", 0)]
+
+
+def test_instrument_as_sfz_beside_its_wavs(files, tmp_path):
+    assert run(files, "instrument", "--instrument", "violin", "--format", "sfz", "--extend", 2, *FAST, "--out", tmp_path / "violin.sfz") == 0
+    regions = [line for line in (tmp_path / "violin.sfz").read_text().splitlines() if line.startswith("<region>")]
+    assert len(regions) == 13 and "lokey=58 hikey=60" in regions[0] and "lokey=72 hikey=74" in regions[-1]
+    assert sorted(f.name for f in (tmp_path / "violin_samples").iterdir())[:2] == ["060_v127_rr1.wav", "061_v127_rr1.wav"]
+    assert json.loads((tmp_path / "violin.json").read_text())["files"] == ["violin.sfz", "violin_samples/"]
+
+
+def test_keyboard_from_one_note_detects_its_pitch(files, tmp_path, capsys):
+    out = tmp_path / "mine.sf2"
+    assert run(files, "keyboard", files["wav"], "--strength", 0.3, *FAST, "--out", out) == 0
+    assert f"note: {files['wav']} sounds at C4 (MIDI 60)" in capsys.readouterr().err  # a 262 Hz sine
+    settings = json.loads((tmp_path / "mine.json").read_text())
+    assert settings["reference_pitch"] == 60 and settings["samples"] == 13 and settings["nfe"] == 5
+    presets, zones = sf2_zones(out)
+    assert presets == [("clip", 0)] and [zone[2] for zone in zones[0]] == PITCHES
+    assert run(files, "keyboard", files["wav"], "--pitch", "D4", "--instrument", "flute", "--strength", 0.3, *FAST, "--out", tmp_path / "d.sf2") == 0
+    assert json.loads((tmp_path / "d.json").read_text())["reference_pitch"] == 62
+
+
+def test_repitching_moves_the_pitch_by_the_interval():
+    t = np.arange(8192) / 16000
+    note = 0.5 * np.sin(2 * np.pi * 440 * t)
+    for semitones in (-7, 3, 12):
+        moved = repitch(note, semitones, 16000)
+        heard = hz_to_midi(clip_pitch_hz(analyze(torch.from_numpy(moved[:4000].copy())[None], 16000), 0.5))
+        assert abs(float(heard[0]) - (69 + semitones)) < 0.2 and len(moved) == len(note)
+
+
 @pytest.mark.parametrize(
     "args, checkpoint, message",
     [
@@ -170,17 +228,35 @@ def test_midi_file_played_with_generated_notes(files, tmp_path):
         (["vary", "WAV", "-n", "0"], "conditional", "error: -n must be at least 1, got 0"),
         (["notes", "--guidance", "1", "--guidance-interval", "2", "1"], "conditional", r"guidance_interval must be \(low, high\) noise levels with 0 <= low < high, got \[2.0, 1.0\]"),
         (["notes", "--steps", "0"], "conditional", r"heun needs steps >= 2 \(noise levels from sigma\(T\) to sigma\(eps\)\), got 0"),
+        (["instrument", "--instrument", "tuba", "--out", "SF2"], "conditional", "unknown instrument 'tuba'; the checkpoint knows instruments: flute, violin"),
+        (["instrument", "--out", "SF2"], "unconditional", "this checkpoint is not conditioned on pitch: an instrument needs a note at every key"),
+        (["instrument", "--velocities", "0", "--out", "SF2"], "conditional", r"velocities must be distinct integers in 1..127, got \[0\]"),
+        (["instrument", "--pitch", "C4", "--out", "SF2"], "conditional", "instrument takes its pitches from the checkpoint, not from --pitch"),
+        (["instrument", "--out", "EXISTING"], "conditional", "existing.sf2 exists; pass --force to overwrite it"),
+        (["instrument", "--format", "sfz", "--out", "SF2"], "conditional", "--out .*out.sf2 must end in .sfz for --format sfz"),
+        (["keyboard", "WAV", "--out", "SF2"], "unconditional", "a keyboard needs a pitch-conditional checkpoint: this one takes no pitch labels"),
+        (["keyboard", "SILENT", "--out", "SF2"], "conditional", r"audio file .*silent.wav: silent \(all zeros; needs a peak above -90 dBFS\)"),
+        (["keyboard", "SHORT", "--out", "SF2"], "conditional", r"reference .*short.wav is too short: 0.050 s, at least 0.1 s needed"),
+        (["keyboard", "NOISE", "--out", "SF2"], "conditional", r"reference .*noise.wav has no detectable pitch \(CREPE periodicity below 0.5\); pass --pitch"),
     ],
 )
 def test_bad_input_stops_with_one_line(files, tmp_path, capsys, args, checkpoint, message):
     bad_midi = tmp_path / "bad.mid"
     bad_midi.write_bytes(b"MThd\x00\x00")
+    (tmp_path / "existing.sf2").write_bytes(b"mine")
+    write_wav(tmp_path / "silent.wav", np.zeros(CLIP), RATE)
+    write_wav(tmp_path / "short.wav", 0.4 * np.sin(2 * np.pi * 262 * np.arange(400) / RATE), RATE)
+    write_wav(tmp_path / "noise.wav", 0.3 * np.random.default_rng(0).uniform(-1, 1, CLIP), RATE)
     (tmp_path / "noplay.yaml").write_text("sample: {samplers: [heun]}\n")
     swap = {"WAV": files["wav"], "MISSING": tmp_path / "missing.wav", "BADMIDI": bad_midi, "MIDI": files["midi"],
-            "LAYOUT404": tmp_path / "nowhere.json", "PARAMS404": tmp_path / "none.yaml", "NOPLAY": tmp_path / "noplay.yaml"}  # fmt: skip
+            "LAYOUT404": tmp_path / "nowhere.json", "PARAMS404": tmp_path / "none.yaml", "NOPLAY": tmp_path / "noplay.yaml",
+            "SF2": tmp_path / "out.sf2", "EXISTING": tmp_path / "existing.sf2", "SILENT": tmp_path / "silent.wav",
+            "SHORT": tmp_path / "short.wav", "NOISE": tmp_path / "noise.wav"}  # fmt: skip
     args = [str(swap.get(a, a)) for a in args]
-    assert run(files, args[0], *args[1:], "--out", tmp_path / "out", checkpoint=checkpoint) == 2
+    out = [] if "--out" in args else ["--out", tmp_path / "out"]
+    assert run(files, args[0], *args[1:], *out, checkpoint=checkpoint) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sgm-generate: error: ") and "\n" not in err
     assert re.search(message, err), err
-    assert not (tmp_path / "out" / "settings.json").exists()
+    assert not (tmp_path / "out" / "settings.json").exists() and not (tmp_path / "out.sf2").exists() and not (tmp_path / "out.json").exists()
+    assert (tmp_path / "existing.sf2").read_bytes() == b"mine"

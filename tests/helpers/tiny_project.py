@@ -48,3 +48,12 @@ def tiny_params() -> dict:
     params["plot"]["real_clips"] = 1
     params["play"].update(point="tiny-1e-3", steps=2, inpaint={"sampler": "euler_maruyama", "steps": 2, "resample": 2}, between=1, melody="C4 D4:2 C#4")
     return params
+
+
+def one_point_params(point: str = "tiny-1e-3") -> dict:
+    """tiny_params() with one grid point and one epoch: for tests of what DVC does with whole experiments."""
+    params = tiny_params()
+    params["grid"] = {point: params["grid"][point]}
+    params["play"]["point"] = point
+    params["train"]["epochs"] = [1]
+    return params

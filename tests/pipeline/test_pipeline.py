@@ -50,11 +50,13 @@ def test_repro_produces_every_output(project):
         assert set(sampling["epoch_002"]) == set(SAMPLERS)
         assert all(v["nfe"] > 0 and v["seconds_per_sample"] > 0 for v in sampling["epoch_002"].values())
     played = json.loads((root / "play" / "index.json").read_text())
-    assert [item["title"] for item in played["items"]] == ["Scale", "Continuation", "Variation", "Interpolation", "Melody"]
+    assert [item["title"] for item in played["items"]] == ["Scale", "Continuation", "Variation", "Interpolation", "Melody", "Instrument"]
     assert all((root / "play" / clip["wav"]).is_file() for item in played["items"] for clip in item["clips"])
     costs = json.loads((root / "results" / "play.json").read_text())
     assert costs["continuation"]["nfe"] == 4 and costs["variation"]["nfe"] == 3 and 0 <= costs["scale"]["pitchedness"] <= 1
-    assert ">Play</h2>" in (root / "report" / "index.html").read_text()
+    page = (root / "report" / "index.html").read_text()
+    assert ">Play</h2>" in page and '<a class="download" href="play/instrument.sf2" download>' in page
+    assert (root / "report" / "play" / "instrument.sf2").read_bytes() == (root / "play" / "instrument.sf2").read_bytes()
     assert "Data and pipelines are up to date" in run("dvc", "repro").stdout
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from sgm.audio.wav import write_wav
 from sgm.kinds import make_layout
-from sgm.report.page import Clip, Figure, Section, render_page
+from sgm.report.page import Clip, Download, Figure, Section, render_page
 from stages import plot, report
 from stages.common.outputs import StageError
 from tests.helpers.browser import inspect_page
@@ -149,6 +149,13 @@ def test_render_page_nests_sections_and_keeps_order():
     assert parsed.sources("img") == ["sheet.png", "a.png"]
     assert parsed.sources("audio") == ["a.wav", "b.wav"]
     assert all(attrs["preload"] == "metadata" and "controls" in attrs for name, attrs in parsed.tags if name == "audio")
+
+
+def test_render_page_links_downloads_escaped():
+    page = render_page("t", [Section("Instrument", text="x", downloads=(Download("play/in <b>.sf2", "the <b> SoundFont"),))])
+    assert '<a class="download" href="play/in%20%3Cb%3E.sf2" download>the &lt;b&gt; SoundFont</a>' in page
+    with pytest.raises(ValueError, match="relative paths inside"):
+        render_page("t", [Section("s", downloads=(Download("../x.sf2", "x"),))])
 
 
 @pytest.mark.parametrize("path", ["../outside.wav", "/abs/a.png", "javascript:alert(1)", "C:\\a.png", ""])

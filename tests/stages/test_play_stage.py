@@ -6,6 +6,7 @@ import pytest
 import soundfile
 import torch
 import yaml
+from sf2utils.sf2parse import Sf2File
 
 from sgm.generation.midi import read_midi
 from sgm.kinds import make_layout
@@ -46,7 +47,7 @@ def test_play_writes_every_example_with_its_spectrogram_and_costs(project):
     play.main()
     index = json.loads((project / "play" / "index.json").read_text())
     assert index["point"] == "tiny" and index["epoch"] == 2
-    assert [item["title"] for item in index["items"]] == ["Scale", "Continuation", "Variation", "Interpolation", "Melody"]
+    assert [item["title"] for item in index["items"]] == ["Scale", "Continuation", "Variation", "Interpolation", "Melody", "Instrument"]
     for item in index["items"]:
         for clip in item["clips"]:
             assert (project / "play" / clip["wav"]).is_file() and (project / "play" / clip["png"]).is_file()
@@ -63,6 +64,13 @@ def test_play_writes_every_example_with_its_spectrogram_and_costs(project):
     in_band, full_band = metrics["scale"]["spectral_flatness_in_band"], metrics["scale"]["spectral_flatness"]
     assert 0 < in_band <= 1 and abs(in_band - full_band) > 1e-3  # up to CUTOFF_HZ only: other bins, another number
     assert metrics["continuation"]["nfe"] == 4 and metrics["variation"]["nfe"] == 3 and metrics["melody"]["nfe"] > 0
+    # the instrument: a note of every trained pitch, the melody played through it, each key's pitch checked
+    assert index["items"][-1]["downloads"][0]["file"] == "instrument.sf2"
+    with open(project / "play" / "instrument.sf2", "rb") as file:
+        zones = [bag for bag in Sf2File(file).instruments[0].bags if bag.sample is not None]
+    assert [bag.base_note for bag in zones] == list(range(60, 73)) and all(bag.sample.sample_rate == RATE for bag in zones)
+    assert soundfile.info(project / "play" / "instrument_melody.wav").frames == round((1.75 + 0.1) * RATE)
+    assert metrics["instrument"]["keys"] == 13 and 0 <= metrics["instrument"]["pitch_accuracy"] <= 1 and metrics["instrument"]["nfe"] == 3
 
 
 def test_play_refuses_a_melody_beyond_the_trained_range(project, capsys):

@@ -1,0 +1,103 @@
+"""A keyboard from one real note: the model's (sgm-generate keyboard) against repitching, key by key.
+
+For each instrument of the data, one real note (a test clip at --reference, else the nearest
+test clip's pitch) is made into every other trained pitch two ways: repitched by resampling, as a
+SoundFont player plays one sample across the keys, and by the model (SDEdit of the repitched note
+with the target pitch's label, at each --strength; the instrument label is not given, so the
+timbre has to come from the note). Each result is compared with the real note of that instrument
+at that pitch (data/clean): the distance of their spectral envelopes (mel-cepstral coefficients
+1-19, averaged over frames; lower is closer) and the timbre classifier's vote (fitted on the
+training split, as the evaluate stage's judge). Prints and writes the table by distance in
+semitones.
+
+Run in a project whose last run trained an instrument-conditional model (e.g. the cpu-notes preset):
+    python -m benchmarks.keyboard --out keyboard.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from sgm.audio.wav import read_wav
+from sgm.generation.keyboard import model_keyboard, repitched_keyboard
+from sgm.generation.session import Session
+from sgm.kinds import read_layout_file
+from sgm.kinds.naming import instrument_names
+from sgm.notes.timbre_classifier import InstrumentClassifier
+
+BINS = [(1, 3), (4, 6), (7, 12), (13, 36)]
+
+
+def envelope(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mean mel-cepstral coefficients 1-19 of each clip (N, L): the spectral envelope, pitch aside."""
+    mfcc = librosa.feature.mfcc(y=np.asarray(audio, dtype=np.float32), sr=rate, n_mfcc=20, n_mels=64, fmax=10000)
+    return mfcc[:, 1:, :].mean(axis=-1)
+
+
+def real_notes(clean: Path, rate: int) -> dict[tuple[str, int], np.ndarray]:
+    """{(instrument, pitch): the clean note} from data/clean's notes.csv."""
+    table = pd.read_csv(clean / "notes.csv")
+    notes = {}
+    for row in table.itertuples():
+        audio, file_rate = read_wav(clean / row.file)
+        assert file_rate == rate, f"{row.file} is at {file_rate} Hz, the model's {rate}"
+        notes.setdefault((row.instrument, int(row.pitch)), audio.mean(0))
+    return notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--point", help="grid point (default: params' play.point)")
+    parser.add_argument("--reference", type=int, default=69, help="MIDI pitch of each instrument's reference note")
+    parser.add_argument("--strength", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    parser.add_argument("--out", default="keyboard.json")
+    args = parser.parse_args()
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    point, epoch = args.point or params["play"]["point"], params["train"]["epochs"][-1]
+    layout = read_layout_file(Path("data/tensors/layout.json"))
+    session = Session(Path(f"runs/{point}/train/checkpoints/epoch_{epoch:03d}.pt"), layout, params["seed"])
+    rate, pitches = layout.sample_rate, sorted(session.conditioning["pitch"])
+    play, sample = params["play"], params["sample"]
+    settings = {**sample[play["sampler"]], "steps": play["steps"]}
+
+    train = torch.load("data/tensors/train.pt", weights_only=True)
+    names = instrument_names(json.loads(Path("data/tensors/label_names.json").read_text()))
+    judge = InstrumentClassifier.fit(layout.to_audio(train["x"]), [names(p) for p in train["program"].tolist()], rate)
+    real = real_notes(Path("data/clean"), rate)
+    rows = []
+    for instrument in sorted({name for name, _ in real}):
+        reference = min((p for i, p in real if i == instrument), key=lambda p: abs(p - args.reference))
+        targets = [p for p in pitches if p != reference and (instrument, p) in real]
+        truth = np.stack([real[instrument, p] for p in targets])
+        reference_note = real[instrument, reference]
+        candidates = {"repitch": repitched_keyboard(reference_note, reference, targets, rate)}
+        for strength in args.strength:
+            requests = [{"pitch": p} for p in targets]
+            candidates[f"model {strength:g}"] = model_keyboard(session, reference_note, reference, requests, strength, play["sampler"], settings, play["guidance"], play["guidance_interval"])
+        print(f"{instrument}: reference {reference}, {len(targets)} other pitches, {len(candidates)} ways", flush=True)
+        target_envelope = envelope(truth, rate)
+        for method, audio in candidates.items():
+            distance = np.linalg.norm(envelope(audio, rate) - target_envelope, axis=1)
+            votes = judge.predict(torch.from_numpy(audio)) == instrument
+            rows += [{"instrument": instrument, "method": method, "semitones": abs(p - reference), "envelope_distance": float(d), "classifier_vote": bool(v)}
+                     for p, d, v in zip(targets, distance, votes)]  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["distance"] = pd.cut(table["semitones"], [b[0] - 0.5 for b in BINS] + [BINS[-1][1] + 0.5], labels=[f"{a}-{b}" for a, b in BINS])
+    summary = table.groupby(["distance", "method"], observed=True)[["envelope_distance", "classifier_vote"]].mean().unstack("method")
+    by_instrument = table.groupby(["instrument", "method"])[["envelope_distance", "classifier_vote"]].mean().unstack("method")
+    pd.set_option("display.width", 200)
+    print(summary.round(3).to_string(), "\n")
+    print(by_instrument.round(3).to_string())
+    Path(args.out).write_text(json.dumps({"rows": rows, "cost": session.cost, "strengths": args.strength, "reference": args.reference}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
