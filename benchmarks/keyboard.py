@@ -3,8 +3,8 @@
 For each instrument of the data, one real note (a test clip at --reference, else the nearest
 test clip's pitch) is made into every other trained pitch two ways: repitched by resampling, as a
 SoundFont player plays one sample across the keys, and by the model (SDEdit of the repitched note
-with the target pitch's label, at each --strength; the instrument label is not given, so the
-timbre has to come from the note). Each result is compared with the real note of that instrument
+with the target pitch's label, at each --strength, once without the instrument label, so that
+the timbre has to come from the note, and once with it). Each result is compared with the real note of that instrument
 at that pitch (data/clean): the distance of their spectral envelopes (mel-cepstral coefficients
 1-19, averaged over frames; lower is closer) and the timbre classifier's vote (fitted on the
 training split, as the evaluate stage's judge). Prints and writes the table by distance in
@@ -29,9 +29,10 @@ import yaml
 from sgm.audio.wav import read_wav
 from sgm.generation.keyboard import model_keyboard, repitched_keyboard
 from sgm.generation.session import Session
-from sgm.kinds import read_layout_file
 from sgm.kinds.naming import instrument_names
 from sgm.notes.timbre_classifier import InstrumentClassifier
+from stages.common.params import PARAMS_FILE
+from stages.common.paths import CLEAN_DIR, checkpoint_file, read_label_names, read_layout, read_split, train_dir
 
 BINS = [(1, 3), (4, 6), (7, 12), (13, 36)]
 
@@ -57,21 +58,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--point", help="grid point (default: params' play.point)")
     parser.add_argument("--reference", type=int, default=69, help="MIDI pitch of each instrument's reference note")
-    parser.add_argument("--strength", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    parser.add_argument("--strength", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--out", default="keyboard.json")
     args = parser.parse_args()
-    params = yaml.safe_load(Path("params.yaml").read_text())
+    params = yaml.safe_load(PARAMS_FILE.read_text())
     point, epoch = args.point or params["play"]["point"], params["train"]["epochs"][-1]
-    layout = read_layout_file(Path("data/tensors/layout.json"))
-    session = Session(Path(f"runs/{point}/train/checkpoints/epoch_{epoch:03d}.pt"), layout, params["seed"])
+    layout = read_layout(params["kind"])
+    session = Session(checkpoint_file(train_dir(point), epoch), layout, params["seed"])
     rate, pitches = layout.sample_rate, sorted(session.conditioning["pitch"])
     play, sample = params["play"], params["sample"]
     settings = {**sample[play["sampler"]], "steps": play["steps"]}
 
-    train = torch.load("data/tensors/train.pt", weights_only=True)
-    names = instrument_names(json.loads(Path("data/tensors/label_names.json").read_text()))
+    train = read_split("train")
+    names = instrument_names(read_label_names())
     judge = InstrumentClassifier.fit(layout.to_audio(train["x"]), [names(p) for p in train["program"].tolist()], rate)
-    real = real_notes(Path("data/clean"), rate)
+    real = real_notes(CLEAN_DIR, rate)
     rows = []
     for instrument in sorted({name for name, _ in real}):
         reference = min((p for i, p in real if i == instrument), key=lambda p: abs(p - args.reference))
@@ -80,8 +81,10 @@ def main() -> None:
         reference_note = real[instrument, reference]
         candidates = {"repitch": repitched_keyboard(reference_note, reference, targets, rate)}
         for strength in args.strength:
-            requests = [{"pitch": p} for p in targets]
-            candidates[f"model {strength:g}"] = model_keyboard(session, reference_note, reference, requests, strength, play["sampler"], settings, play["guidance"], play["guidance_interval"])
+            for labelled in (False, True):
+                requests = [{"pitch": p, **({"instrument": instrument} if labelled else {})} for p in targets]
+                name = f"model {strength:g}{' + label' if labelled else ''}"
+                candidates[name] = model_keyboard(session, reference_note, reference, requests, strength, play["sampler"], settings, play["guidance"], play["guidance_interval"])
         print(f"{instrument}: reference {reference}, {len(targets)} other pitches, {len(candidates)} ways", flush=True)
         target_envelope = envelope(truth, rate)
         for method, audio in candidates.items():

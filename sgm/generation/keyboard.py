@@ -19,7 +19,7 @@ from sgm.generation.variation import vary
 from sgm.notes.crepe import analyze
 from sgm.notes.metrics import clip_pitch_hz, hz_to_midi
 
-KEYBOARD_STRENGTH = 0.5  # SDEdit strength of sgm-generate keyboard (docs/generation.md, the table by distance)
+KEYBOARD_STRENGTH = 0.3  # SDEdit strength of sgm-generate keyboard: the closest of 0.3, 0.5 and 0.7 (docs/instruments.md)
 MIN_SECONDS = 0.1
 
 
