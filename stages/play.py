@@ -27,7 +27,7 @@ def main() -> None:
             except ValueError as err:
                 raise StageError(f"play: {err}") from None
         else:
-            items = [{"title": "Play", "text": f"no examples: layout {layout.name!r} does not hold single-note clips", "clips": [], "figures": []}]
+            items = [{"title": "Play", "text": f"no examples: layout {layout.name!r} does not hold single-note clips", "clips": [], "figures": [], "downloads": []}]
             metrics = {}
         index = {"point": params.play.point, "epoch": epoch, "items": items}
         write_json(out / "index.json", index)
