@@ -26,10 +26,10 @@ import pandas as pd
 import torch
 import yaml
 
-from sgm.audio.wav import read_wav
 from sgm.generation.keyboard import model_keyboard, repitched_keyboard
 from sgm.generation.session import Session
 from sgm.kinds.naming import instrument_names
+from sgm.notes.clips import read_clip_set
 from sgm.notes.timbre_classifier import InstrumentClassifier
 from stages.common.params import PARAMS_FILE
 from stages.common.paths import CLEAN_DIR, checkpoint_file, read_label_names, read_layout, read_split, train_dir
@@ -43,15 +43,16 @@ def envelope(audio: np.ndarray, rate: int) -> np.ndarray:
     return mfcc[:, 1:, :].mean(axis=-1)
 
 
-def real_notes(clean: Path, rate: int) -> dict[tuple[str, int], np.ndarray]:
-    """{(instrument, pitch): the clean note} from data/clean's notes.csv."""
-    table = pd.read_csv(clean / "notes.csv")
-    notes = {}
-    for row in table.itertuples():
-        audio, file_rate = read_wav(clean / row.file)
-        assert file_rate == rate, f"{row.file} is at {file_rate} Hz, the model's {rate}"
-        notes.setdefault((row.instrument, int(row.pitch)), audio.mean(0))
-    return notes
+def real_notes(layout) -> dict[tuple[str, int], np.ndarray]:
+    """{(instrument, pitch): the first clean clip of that note}, read from data/clean as tensorize reads it."""
+    clean = read_clip_set(CLEAN_DIR, layout.clip_samples, layout.sample_rate)
+    names = instrument_names(clean.label_names)
+    labels = clean.labels
+    return {
+        (names(program), pitch): audio
+        for audio, program, pitch, clip in zip(clean.data.numpy(), labels["program"].tolist(), labels["pitch"].tolist(), labels["clip"].tolist())
+        if clip == 0
+    }
 
 
 def main() -> None:
@@ -72,7 +73,7 @@ def main() -> None:
     train = read_split("train")
     names = instrument_names(read_label_names())
     judge = InstrumentClassifier.fit(layout.to_audio(train["x"]), [names(p) for p in train["program"].tolist()], rate)
-    real = real_notes(CLEAN_DIR, rate)
+    real = real_notes(layout)
     rows = []
     for instrument in sorted({name for name, _ in real}):
         reference = min((p for i, p in real if i == instrument), key=lambda p: abs(p - args.reference))
