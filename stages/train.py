@@ -3,7 +3,11 @@
 A run killed or stopped (Ctrl-C, SIGTERM) keeps its state in runs/POINT/.train.partial and the
 next run continues from it when nothing that determines the run changed (sgm.training.resume).
 
-On several GPUs: `torchrun --nproc_per_node N -m stages.train POINT` (DistributedDataParallel).
+With train.nproc_per_node x train.nnodes > 1 the stage checks its inputs, then re-executes itself
+under torchrun (sgm.training.launch): DistributedDataParallel, rank 0 writes, and every process
+waits for rank 0 to finish writing before it exits, so DVC on any machine of the job finds the
+outputs. Several machines share the checkout (a shared filesystem); the other machines run
+`python -m stages.train POINT` there while one runs DVC (docs/scaling.md).
 It says which device it trains on, and the CUDA_VISIBLE_DEVICES it was given (stages.queue_workers).
 """
 
@@ -12,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 
 import torch
@@ -23,13 +26,14 @@ from sgm.checkpoints.model import build_model
 from sgm.core.losses import DenoisingScoreMatching
 from sgm.kinds.labels import label_vocabularies, tensor_labels
 from sgm.progress import progress_bar
+from sgm.training import distributed
 from sgm.training.config import TrainConfig
-from sgm.training.distributed import device_for, world
 from sgm.training.evaluation import evaluate_loss
+from sgm.training.launch import torchrun_command
 from sgm.training.loop import TrainingDiverged, TrainingStopped, train
 from sgm.training.resume import FINGERPRINT_FILE, drop_log_rows_after, fingerprint, resume_point
 from stages.common.outputs import StageError, atomic_dir, grid_point_argument, partial_dir, run_stage, stop_requests, write_json
-from stages.common.params import load_params
+from stages.common.params import RUN_SETTINGS, load_params
 from stages.common.paths import (
     TENSORS_DIR,
     TENSORS_METRICS_FILE,
@@ -40,8 +44,6 @@ from stages.common.paths import (
     train_dir,
     train_metrics_file,
 )
-
-SAVE_CADENCE = {"save_every_minutes", "save_every_steps"}  # how often to save changes no result
 
 
 def model_config(params, point: str, in_channels: int, conditioning: dict) -> dict:
@@ -89,7 +91,7 @@ def run_fingerprint(params, point: str) -> dict:
     grid_point = params.grid[point]
     read = {
         "seed": params.seed,
-        "train": params.train.model_dump(mode="json", exclude=SAVE_CADENCE),
+        "train": params.train.model_dump(mode="json", exclude=set(RUN_SETTINGS)),
         "grid_point": grid_point.model_dump(mode="json"),
         "arch": params.archs[grid_point.arch].model_dump(mode="json"),
     }
@@ -115,10 +117,16 @@ def main() -> None:
     train_labels = tensor_labels(conditioning, train_set, label_names)
     test_labels = tensor_labels(conditioning, test_set, label_names)
     recipe = training_config(params, point)
+    try:
+        launch = torchrun_command(["stages.train", point], settings.nproc_per_node, settings.nnodes, os.environ)
+    except ValueError as err:
+        raise StageError(str(err)) from None
+    if launch is not None:
+        sys.stdout.flush()
+        os.execv(launch[0], launch)  # torchrun in this process's place: DVC's signals reach it and its workers
 
     partial = partial_dir(train_dir(point))
-    current = run_fingerprint(params, point)
-    resume_step, account = resume_point(partial, current)
+    here = distributed.world()
 
     def fit(checkpoint_dir, log=None, stop=None, on_checkpoint=None):
         try:
@@ -128,15 +136,20 @@ def main() -> None:
         except TrainingStopped as err:
             raise StageError(f"{point}: stopped after step {err.step} (epoch {err.epoch}); {partial} keeps the state and the next run resumes from it") from None
 
-    if not world().is_main:  # a helper process of a torchrun launch: rank 0 writes everything
-        with tempfile.TemporaryDirectory() as scratch, stop_requests() as stop:
-            fit(scratch if resume_step is None else partial / "checkpoints", stop=stop)
+    if not here.is_main:  # rank 0 decides whether to resume and writes everything; the others read its last.pt
+        with stop_requests() as stop:
+            fit(partial / "checkpoints", stop=stop)
+        distributed.close(here)
         return
 
+    current = run_fingerprint(params, point)
+    resume_step, account = resume_point(partial, current)
     if account:
         print(f"train@{point}: {account}", file=sys.stderr)
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    print(f"train@{point}: on {device_for(None, world())}" + ("" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible})"), file=sys.stderr)
+    processes = "" if here.size == 1 else f", {here.size} processes"
+    shown = "" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible})"
+    print(f"train@{point}: on {distributed.device_for(None, here)}{processes}{shown}", file=sys.stderr)
     resuming = resume_step is not None
     with (
         atomic_dir(train_dir(point), keep_failed=True, reuse=resuming) as out,
@@ -173,6 +186,7 @@ def main() -> None:
             timing = {"train_minutes": minutes[epoch]} if epoch in minutes else {}
             metrics[checkpoint_name(epoch)] = {"train_loss": train_loss[epoch], "test_loss": test_loss, **timing}
         write_json(out / train_metrics_file(point).name, metrics)
+    distributed.close(here)
 
 
 def show_progress(bar, step: int, metrics: dict, steps_per_epoch: int, epochs: int) -> None:

@@ -2,7 +2,7 @@
 
 A checkpoint holds tensors and plain Python data only:
   {"config", "model", "ema", "optimizer", "step", "epoch", "rng", "batch_in_epoch",
-   "epoch_loss_sums", "train_loss"}
+   "epoch_loss_sum", "train_loss"}
 where `config` is the model's plain configuration (sgm.checkpoints.model).
 """
 

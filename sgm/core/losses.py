@@ -1,7 +1,7 @@
 """Denoising score matching (Song et al., ICLR 2021) as a loss object the training loop calls.
 
 As in EDM's training/loss.py, a loss is a small callable holding its own settings; the loop
-calls `loss(net, sde, x, class_labels, generator)` and knows nothing of what is inside.
+calls `loss(net, sde, x, class_labels, generator, part)` and knows nothing of what is inside.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ class DenoisingScoreMatching:
                     lambda = std^2 (sigma^2 + sigma_data^2) / sigma_data^2, which makes the
                     residual that of the net's raw output against its unit-variance target.
 
-    All draws come from the `generator` of the call.
+    All draws come from the `generator` of the call, for every example of x; with `part` (a slice
+    of the batch), the loss is that of the part's examples alone. Ranks of a data-parallel run
+    each pass the whole global batch and their own part: together they draw what one process does.
     """
 
     weighting: str
@@ -53,6 +55,7 @@ class DenoisingScoreMatching:
         x: torch.Tensor,
         class_labels: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        part: slice = slice(None),
     ) -> torch.Tensor:
         eps = self.eps
         if not 0 < eps < sde.T:
@@ -68,6 +71,8 @@ class DenoisingScoreMatching:
         else:
             t = eps + (sde.T - eps) * torch.rand(x.shape[0], device=x.device, dtype=x.dtype, generator=generator)
         z = torch.randn(x.shape, device=x.device, dtype=x.dtype, generator=generator)
+        x, t, z = x[part], t[part], z[part]
+        class_labels = None if class_labels is None else class_labels[part]
         mean, std = sde.marginal_prob(x, t)
         std = per_example(std, x)
         score = score_fn_from_net(net, sde, class_labels)(mean + std * z, t)

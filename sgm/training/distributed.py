@@ -26,6 +26,11 @@ class World:
         """Rank 0 writes checkpoints and logs."""
         return self.rank == 0
 
+    def part(self, n: int) -> slice:
+        """This rank's contiguous share of a global batch of n examples (n a multiple of the world size)."""
+        share = n // self.size
+        return slice(self.rank * share, (self.rank + 1) * share)
+
 
 def world() -> World:
     """This process's place in the launch, read from the launcher's environment variables."""
@@ -58,13 +63,20 @@ def init(here: World, device: torch.device) -> None:
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=here.rank, world_size=here.size)
 
 
-def gather(obj, here: World) -> list:
-    """Every rank's `obj`, in rank order (just [obj] in a single process)."""
+def from_main(obj, here: World):
+    """Rank 0's `obj`, on every rank (e.g. its decision to resume)."""
     if here.size == 1:
-        return [obj]
-    gathered = [None] * here.size
-    dist.all_gather_object(gathered, obj)
-    return gathered
+        return obj
+    carried = [obj]
+    dist.broadcast_object_list(carried, src=0)
+    return carried[0]
+
+
+def close(here: World) -> None:
+    """Wait until every rank gets here, then leave the process group (nothing to do in a single process)."""
+    if here.size > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def mean_over_ranks(value: torch.Tensor, here: World) -> torch.Tensor:

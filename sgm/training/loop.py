@@ -7,7 +7,9 @@ with native bf16, bf16 and channels_last), and on CUDA the data set resident on 
 fits, a fused Adam, and no host synchronisation between log points.
 
 Reproducibility: see sgm.training.order. A run stopped and resumed from `last.pt` ends with the
-same weights as an uninterrupted one (bitwise on the CPU; on CUDA up to nondeterministic kernels).
+same weights as an uninterrupted one (bitwise on the CPU; on CUDA up to nondeterministic kernels),
+and N processes train the run one process trains, up to float rounding: every rank takes the
+whole global batch, draws its noise, and computes the loss of its own part of it.
 `epoch_NNN.pt` is written after each listed epoch; `last.pt` after every epoch, on the
 SaveSchedule and when `max_steps` or `stop()` ends the run mid-epoch (sgm.checkpoints.files).
 """
@@ -32,7 +34,7 @@ from sgm.training.config import TrainConfig, check_training
 from sgm.training.crops import random_crops
 from sgm.training.ema import ema_decay_at, update_ema
 from sgm.training.lr_schedule import learning_rate
-from sgm.training.order import noise_generator, rank_batches
+from sgm.training.order import epoch_batches, noise_generator
 from sgm.training.saving import SaveSchedule
 
 NO_STEP = torch.iinfo(torch.int64).max
@@ -63,18 +65,17 @@ class Run:
     model: torch.nn.Module  # the net as stepped: wrapped in DDP and compiled where chosen
     ema: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    noise: torch.Generator
+    noise: torch.Generator  # in the same state on every rank (sgm.training.order)
     model_config: dict
     here: distributed.World
     step: int = 0
     epochs_done: int = 0
     batches_done: int = 0
-    epoch_loss_sum: torch.Tensor | None = None
+    epoch_loss_sum: torch.Tensor | None = None  # of this rank's part of the epoch's batches
     train_loss: dict[int, float] = field(default_factory=dict)
 
     def snapshot(self) -> dict:
-        """The full training state (collective: every rank contributes its noise state and loss sum)."""
-        per_rank = distributed.gather((self.noise.get_state(), float(self.epoch_loss_sum)), self.here)
+        """The full training state, the same for any number of ranks (collective: the loss sum is averaged over ranks)."""
         return {
             "config": self.model_config,
             "model": self.net.state_dict(),
@@ -82,25 +83,23 @@ class Run:
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "epoch": self.epochs_done,
-            "rng": {"noise": [rng for rng, _ in per_rank]},
+            "rng": {"noise": self.noise.get_state()},
             "batch_in_epoch": self.batches_done,
-            "epoch_loss_sums": [loss_sum for _, loss_sum in per_rank],
+            "epoch_loss_sum": float(distributed.mean_over_ranks(self.epoch_loss_sum, self.here)),
             "train_loss": self.train_loss,
         }
 
     def restore(self, last: Path) -> None:
-        """Continue from the state in `last` (last.pt), which must be this run's."""
+        """Continue from the state in `last` (last.pt), which must be this run's, written by any number of ranks."""
         state = read_checkpoint(last, map_location=self.epoch_loss_sum.device)
         if state["config"] != self.model_config:
             raise ValueError(f"{last} was written for config {state['config']}, not {self.model_config}: use a fresh checkpoint_dir")
-        if len(state["rng"]["noise"]) != self.here.size:
-            raise ValueError(f"{last} was written by {len(state['rng']['noise'])} processes; resume it with as many, not {self.here.size}")
         self.net.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.noise.set_state(state["rng"]["noise"][self.here.rank].cpu())
+        self.noise.set_state(state["rng"]["noise"].cpu())
         self.step, self.epochs_done, self.batches_done = state["step"], state["epoch"], state["batch_in_epoch"]
-        self.epoch_loss_sum.fill_(state["epoch_loss_sums"][self.here.rank])
+        self.epoch_loss_sum.fill_(state["epoch_loss_sum"])
         self.train_loss = dict(state["train_loss"])
 
 
@@ -115,20 +114,24 @@ def set_up(net, config: TrainConfig, model_config: dict, device: torch.device, d
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     if speed.compile:
         model = torch.compile(model)
-    noise = noise_generator(config.seed, here.rank, device)
+    noise = noise_generator(config.seed, device)
     run = Run(net, model, ema, optimizer, noise, model_config, here, epoch_loss_sum=torch.zeros((), device=device))
     return run, speed
 
 
 def optimizer_step(run: Run, sde: SDE, x, y, config: TrainConfig, total_steps: int, autocast) -> tuple[torch.Tensor, float]:
-    """One step of the loss on the batch (x, labels y): Adam at the scheduled rate, then the EMA. Returns (loss, rate)."""
+    """One step of the loss on this rank's part of the global batch (x, labels y): Adam at the
+    scheduled rate, then the EMA. Returns (this rank's loss, rate).
+
+    The crops, dropped labels and loss noise are drawn for the whole global batch (sgm.training.order).
+    """
     run.step += 1
     if config.crop_samples is not None:
         x = random_crops(x, config.crop_samples, run.noise)
     if y is not None:
         y = drop_labels(y, run.net.embed.num_classes, config.label_dropout, run.noise)
     with autocast:
-        loss = config.loss(run.model, sde, x, class_labels=y, generator=run.noise)
+        loss = config.loss(run.model, sde, x, class_labels=y, generator=run.noise, part=run.here.part(len(x)))
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config.grad_clip is not None:
@@ -215,7 +218,7 @@ def train(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
     run, speed = set_up(net, config, model_config, device, data.dim(), here)
     last = checkpoint_dir / "last.pt"
-    if last.exists():
+    if distributed.from_main(last.exists(), here):  # rank 0 decides; the others read the same file
         run.restore(last)
 
     data_device = device if fits_on_device(data.nbytes + (0 if labels is None else labels.nbytes), device) else torch.device("cpu")
@@ -237,7 +240,7 @@ def train(
             save_checkpoint(state, last)
 
     while run.epochs_done < config.epochs[-1]:
-        batches = rank_batches(len(data), config.batch_size, config.seed, run.epochs_done, here).to(data_device)
+        batches = epoch_batches(len(data), config.batch_size, config.seed, run.epochs_done).to(data_device)
         for batch in batches[run.batches_done :]:
             if run.step == config.max_steps:
                 save_last()

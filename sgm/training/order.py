@@ -1,16 +1,18 @@
 """Where a run's randomness comes from: the example order of each epoch and the loss's noise.
 
-The example order of epoch e is a permutation drawn from (seed, e) alone, and the noise (t, z) of
-the loss comes from one torch.Generator per rank whose state is checkpointed, so a run stopped and
-resumed ends with the same weights as an uninterrupted one.
+The example order of epoch e is a permutation drawn from (seed, e) alone. The noise of a step
+(crop offsets, dropped labels, the loss's noise levels and z) is drawn for the whole global batch
+from one torch.Generator that every rank holds in the same state, and each rank keeps the draws
+of its own part of the batch (sgm.training.distributed.World.part). So N processes draw exactly
+what one process draws for the same global batch, and a run trained on any number of processes
+is the same run up to float rounding. The generator's state is checkpointed: a run stopped and
+resumed ends with the same weights as an uninterrupted one, on any number of processes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-
-from sgm.training.distributed import World
 
 ORDER_STREAM, NOISE_STREAM = 0, 1
 
@@ -25,19 +27,16 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(seed, ORDER_STREAM, epoch)))
 
 
-def noise_generator(seed: int, rank: int, device: torch.device) -> torch.Generator:
-    """The generator of the loss's (t, z) draws on one rank (each rank draws for its own examples)."""
-    return torch.Generator(device).manual_seed(derived_seed(seed, NOISE_STREAM, rank))
+def noise_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The generator of a run's training noise, in the same state on every rank."""
+    return torch.Generator(device).manual_seed(derived_seed(seed, NOISE_STREAM, 0))
 
 
-def rank_batches(n: int, batch_size: int, seed: int, epoch: int, here: World) -> torch.Tensor:
-    """(steps, batch_size // world size) example indices of this rank for each step of an epoch.
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> torch.Tensor:
+    """(steps, batch_size) example indices of the global batch of each step of an epoch.
 
-    Each step takes the next batch_size examples of the epoch's order; rank r takes the r-th
-    contiguous part of it. The last partial batch is dropped (a different one each epoch), so
-    every step has the same shape, which torch.compile likes.
+    Each step takes the next batch_size examples of the epoch's order. The last partial batch is
+    dropped (a different one each epoch), so every step has the same shape, which torch.compile likes.
     """
     steps = n // batch_size
-    per_rank = batch_size // here.size
-    batches = epoch_order(n, seed, epoch)[: steps * batch_size].view(steps, batch_size)
-    return batches[:, here.rank * per_rank : (here.rank + 1) * per_rank]
+    return epoch_order(n, seed, epoch)[: steps * batch_size].view(steps, batch_size)

@@ -286,6 +286,10 @@ class Precond(Section):
     log_sigma_std: PositiveFloat
 
 
+RUN_SETTINGS = ("nproc_per_node", "nnodes", "save_every_minutes", "save_every_steps")  # train keys that say how a run is
+# executed, not what it computes: neither in the train stage's cache key (dvc.yaml) nor in its resume fingerprint
+
+
 class Train(Section):
     sde: SdeParams
     precond: Precond
@@ -306,11 +310,16 @@ class Train(Section):
     save_every_minutes: PositiveFloat | None
     save_every_steps: PositiveInt | None
     log_every: PositiveInt
+    nproc_per_node: PositiveInt  # data-parallel processes per machine (one per GPU), launched by torchrun
+    nnodes: PositiveInt  # machines; more than one meet at the rendezvous of PET_RDZV_ENDPOINT
 
     @model_validator(mode="after")
     def _batch_fits(self):
         if self.max_examples is not None and self.batch_size > self.max_examples:
             raise ValueError(f"batch_size={self.batch_size} exceeds max_examples={self.max_examples}: no full batch to train on")
+        processes = self.nproc_per_node * self.nnodes
+        if self.batch_size % processes:
+            raise ValueError(f"batch_size={self.batch_size} must split evenly over nproc_per_node x nnodes = {processes} processes")
         return self
 
     @model_validator(mode="after")

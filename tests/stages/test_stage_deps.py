@@ -133,3 +133,12 @@ def test_a_folder_dep_covers_the_modules_inside_it_only():
 def test_listed_code_deps_exist(name, kind):
     listed = [dep.replace("${kind}", kind) for dep in stage_body(name)["deps"] if dep.startswith(("sgm", "stages"))]
     assert [dep for dep in listed if not (REPO / dep).exists()] == []
+
+
+def test_the_train_stage_keys_on_every_train_param_but_how_the_run_is_executed():
+    from stages.common.params import RUN_SETTINGS, Train
+
+    listed = STAGES["train"]["do"]["params"]
+    assert listed[:3] == ["seed", "grid.${key}", "archs.${item.arch}"]
+    assert sorted(listed[3:]) == sorted(f"train.{name}" for name in Train.model_fields if name not in RUN_SETTINGS)
+    assert set(RUN_SETTINGS) <= set(Train.model_fields)
