@@ -2,6 +2,7 @@ import json
 import math
 from pathlib import Path
 
+from benchmarks import peers
 from benchmarks.run import STUDY_ARCHS, main, study_archs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,3 +47,20 @@ def test_tiny_cpu_benchmark_writes_its_report(tmp_path, single_thread):
 def test_the_memory_rows_are_the_study_grids_2d_nets():
     archs = study_archs(REPO / STUDY_ARCHS)
     assert len(archs) == 12 and all(arch["net"] == "unet2d" and "embed_dim" in arch for arch in archs.values())
+
+
+def test_the_peers_train_and_sample_beside_this_project_with_equal_work(tmp_path, single_thread):
+    peers.main(["--device", "cpu", "--config", "tiny", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "peers.json").read_text())
+    rows = report["rows"]
+    names = ["sgm (this project)", "audio-diffusion-pytorch UNetV0", "diffusers UNet1DModel (Dance Diffusion)"]
+    assert [(row["contender"], row["precision"]) for row in rows] == [(n, p) for p in ("float32", "bf16 autocast") for n in names]
+    for row in rows:
+        ours = next(r for r in rows if r["precision"] == row["precision"] and r["contender"] == names[0])
+        assert row["net_passes_per_draw"] == peers.NFE == 35 and row["draw_finite"]
+        assert 0.7 < row["parameters"] / ours["parameters"] < 1.3  # nets of about one size
+        assert row["train_samples_per_second"] > 0 and row["seconds_per_note"] > 0
+        assert row["train_ratio"] == row["train_samples_per_second"] / ours["train_samples_per_second"]
+        assert row["sample_ratio"] == row["seconds_per_note"] / ours["seconds_per_note"]
+    table = (tmp_path / "peers.md").read_text()
+    assert table.count("\n| ") == 1 + len(rows) and "seeded random clips" in table
