@@ -56,9 +56,11 @@ def held_out(data: DataSet, settings, cutoff_hz: float | None) -> HeldOut:
 
 
 def reference(params, data: DataSet) -> dict:
-    """{"real": the held-out clips' numbers (and the instrument judge's accuracy on them), "shaped_noise": ...}."""
+    """{"real": the held-out clips' numbers (and the instrument judges' accuracy on them), "shaped_noise": ...,
+    and with instruments to tell apart "judges": the judges on noisy and pitch-shifted held-out clips}."""
     settings = params.evaluate
     heldout = held_out(data, settings, params.preprocess.lowpass_hz)
+    judge = InstrumentJudge(data, heldout.cutoff_hz)
     train_x = data.train["x"]
     n = params.sample.n_samples
     if not 2 <= n <= len(train_x):
@@ -76,12 +78,13 @@ def reference(params, data: DataSet) -> dict:
         "spectral_flatness": spectral_flatness(heldout.clips),
         "spectral_flatness_in_band": spectral_flatness(heldout.clips, rate, heldout.cutoff_hz),
         "frechet_distance": frechet_distance(train_embedding, heldout.analysis.embedding),
-        **InstrumentJudge(data).heldout_accuracy(),
+        **judge.heldout_accuracy(),
     }
     noise_metrics = audio_metrics(
         noise, rate, heldout.analysis.embedding, threshold, settings.crepe_model, heldout.pitch_range, cutoff_hz=heldout.cutoff_hz
     )
-    return {"real": real, "shaped_noise": noise_metrics}
+    robustness = judge.robustness(params.seed)
+    return {"real": real, "shaped_noise": noise_metrics, **({"judges": robustness} if robustness else {})}
 
 
 def sample_quality(record: dict, source, heldout: HeldOut, settings, judge: InstrumentJudge, sample_rate: int) -> dict[str, float]:
@@ -130,7 +133,7 @@ def score(params, data: DataSet, samples: dict) -> tuple[dict, pd.DataFrame]:
     """The numbers of every (checkpoint, sampler) samples.pt in `samples`, and in-band flatness by instrument."""
     settings = params.evaluate
     heldout = held_out(data, settings, params.preprocess.lowpass_hz)
-    judge = InstrumentJudge(data)
+    judge = InstrumentJudge(data, heldout.cutoff_hz)
     records = {key: torch.load(path, weights_only=True) for key, path in samples.items()}
     numbers = {key: sample_quality(records[key], samples[key], heldout, settings, judge, data.layout.sample_rate) for key in samples}
     return numbers, flatness_by_instrument(heldout, data, records)

@@ -22,6 +22,7 @@ HEADLINE_COLUMNS = (  # what a reader compares first, in this order; the rest st
     "pitchedness",
     "pitch_accuracy",
     "instrument_accuracy",
+    "instrument_accuracy_partials",
     "digit_accuracy",
     "spectral_flatness_in_band",
     "frechet_distance",

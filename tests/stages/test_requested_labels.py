@@ -17,10 +17,16 @@ from tests.stages.test_evaluate_stages import EPOCHS, POINT, SAMPLERS, write_par
 INSTRUMENTS = {"sine": 0, "square": 40, "sawtooth": 73}  # wave -> the GM program it stands for here
 
 
-def write_split(out, name, layout, data, programs):
+def write_split(out, name, layout, data, programs, pitches=None):
     n = len(data)
-    torch.save({"x": layout.to_model(data), "pitch": torch.full((n,), -1), "program": torch.as_tensor(programs, dtype=torch.int64),
+    pitch = torch.full((n,), -1) if pitches is None else torch.as_tensor(pitches)
+    torch.save({"x": layout.to_model(data), "pitch": pitch, "program": torch.as_tensor(programs, dtype=torch.int64),
                 "note_id": torch.arange(n), "clip": torch.zeros(n, dtype=torch.int64)}, out / name)  # fmt: skip
+
+
+def per_clip(pitches) -> list[int]:
+    """The pitch of each clip tones() makes: one clip a wave and pitch."""
+    return [p for p in pitches for _ in INSTRUMENTS]
 
 
 def write_samples(run, layout, made: dict) -> None:
@@ -91,20 +97,21 @@ def test_requests_that_do_not_match_the_samples_are_reported(digits_repo):
         evaluate.main()
 
 
-def test_instrument_samples_are_scored_against_the_requested_instruments(tmp_path, monkeypatch, single_thread):
+def test_instrument_samples_are_scored_by_both_judges_against_the_requested_instruments(tmp_path, monkeypatch, single_thread):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.argv", ["evaluate", POINT])
     write_params(tmp_path)
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     params["render"].update(sample_rate=RATE, clip_samples=L)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    train_audio, train_waves = tones(range(48, 85, 2), seed=0)
-    test_audio, test_waves = tones(range(49, 84, 6), seed=1)
+    train_pitches, test_pitches = range(48, 85, 2), range(49, 84, 6)
+    train_audio, train_waves = tones(train_pitches, seed=0)
+    test_audio, test_waves = tones(test_pitches, seed=1)
     layout = make_layout("waveform2d", train_audio.shape[1], RATE).fit_scale(train_audio)
     out = tmp_path / "data" / "tensors"
     out.mkdir(parents=True)
-    write_split(out, "train.pt", layout, train_audio, [INSTRUMENTS[w] for w in train_waves])
-    write_split(out, "test.pt", layout, test_audio, [INSTRUMENTS[w] for w in test_waves])
+    write_split(out, "train.pt", layout, train_audio, [INSTRUMENTS[w] for w in train_waves], per_clip(train_pitches))
+    write_split(out, "test.pt", layout, test_audio, [INSTRUMENTS[w] for w in test_waves], per_clip(test_pitches))
     (out / "layout.json").write_text(json.dumps(layout.to_dict()))
     names = {0: "acoustic_grand_piano", 40: "violin", 73: "flute"}  # as the study's instruments are named
     (out / "label_names.json").write_text(json.dumps({"instrument": names}))
@@ -112,12 +119,20 @@ def test_instrument_samples_are_scored_against_the_requested_instruments(tmp_pat
     write_training(run, layout.to_model(train_audio[:16]))
     asked = [names[INSTRUMENTS[w]] for w in test_waves]
     right, wrong = list(SAMPLERS)
-    write_samples(run, layout, {right: (test_audio, {"instrument": asked}), wrong: (test_audio, {"instrument": np.roll(asked, 1).tolist()})})
+    asked_pitch = per_clip(test_pitches)
+    write_samples(run, layout, {right: (test_audio, {"instrument": asked, "pitch": asked_pitch}),
+                                wrong: (test_audio, {"instrument": np.roll(asked, 1).tolist(), "pitch": asked_pitch})})  # fmt: skip
 
     reference.main()
     evaluate.main()
-    real = read(tmp_path / "results" / "reference" / "metrics.json")["real"]
-    assert real["instrument_accuracy"] >= 0.9 and real["pitchedness"] == 1.0
+    numbers = read(tmp_path / "results" / "reference" / "metrics.json")
+    real = numbers["real"]
+    assert real["instrument_accuracy"] >= 0.9 and real["instrument_accuracy_partials"] >= 0.9 and real["pitchedness"] == 1.0
+    assert sorted(numbers["judges"]) == ["noise_10x", "noise_30x", "shifted_+2", "shifted_-2"]
+    for condition in numbers["judges"].values():
+        assert sorted(condition) == ["instrument_accuracy", "instrument_accuracy_partials"]
+    assert numbers["judges"]["noise_30x"]["instrument_accuracy_partials"] >= 0.9  # the partials judge holds under noise
     metrics = read(run / "eval" / "metrics.json")["epoch_002"]
-    assert metrics[right]["instrument_accuracy"] >= 0.9 and metrics[wrong]["instrument_accuracy"] <= 0.1
+    for judge in ("instrument_accuracy", "instrument_accuracy_partials"):
+        assert metrics[right][judge] >= 0.9 and metrics[wrong][judge] <= 0.1
     assert metrics[right]["pitchedness"] == 1.0  # the audio metrics are still there
