@@ -8,8 +8,8 @@ sampler: the kind of data's numbers (sgm.kinds; notes: pitchedness, pitch accura
 flatness, the Frechet distance of CREPE embeddings to the held-out clips', the share recognised as
 the requested instrument).
 Writes runs/POINT/eval/metrics.json {"epoch_NNN": {"bpd", "bpd_nfe", "<sampler>": {...}}},
-runs/POINT/eval/by_instrument.csv (in-band flatness per requested instrument beside the held-out
-clips' of that instrument) and runs/POINT/summary.json: the last checkpoint's headline numbers,
+runs/POINT/eval/by_instrument.csv (per requested instrument: in-band flatness, Frechet distance and
+both judges' accuracy, beside the held-out clips' of that instrument) and runs/POINT/summary.json: the last checkpoint's headline numbers,
 sampled with the first of `sample.samplers`, under short names, the metrics `dvc exp show` shows.
 """
 

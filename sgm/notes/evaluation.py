@@ -9,8 +9,11 @@ the training set's mean magnitude spectrum (the study's failure mode), scored li
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -19,7 +22,7 @@ from sgm.kinds.kind import BY_INSTRUMENT_COLUMNS, DataError, DataSet
 from sgm.kinds.naming import instrument_names
 from sgm.kinds.splits import spread
 from sgm.notes.crepe import CrepeAnalysis, analyze
-from sgm.notes.judges import InstrumentJudge
+from sgm.notes.judges import InstrumentJudge, shares
 from sgm.notes.metrics import (
     audio_metrics,
     flatness_by_group,
@@ -87,15 +90,29 @@ def reference(params, data: DataSet) -> dict:
     return {"real": real, "shaped_noise": noise_metrics, **({"judges": robustness} if robustness else {})}
 
 
-def sample_quality(record: dict, source, heldout: HeldOut, settings, judge: InstrumentJudge, sample_rate: int) -> dict[str, float]:
-    """The audio numbers of one sampler's samples (`record`, read from `source`); pitch accuracy is
-    against the requested pitch when one was asked, plus the share recognised as the requested instrument."""
+@dataclass(frozen=True)
+class Judged:
+    """Clips with what each was meant to be (the requested or labelled instrument), their CREPE
+    embeddings and each judge's instrument per clip: what the by-instrument table splits."""
+
+    audio: torch.Tensor  # (N, L)
+    instruments: list[str]
+    embedding: torch.Tensor  # (N, channels)
+    verdicts: dict[str, np.ndarray]  # judge: (N,) instruments
+
+
+def sample_quality(record: dict, source, heldout: HeldOut, settings, judge: InstrumentJudge, sample_rate: int) -> tuple[dict[str, float], Judged | None]:
+    """The audio numbers of one sampler's samples (`record`, read from `source`) - pitch accuracy is
+    against the requested pitch when one was asked, plus each judge's share recognised as the
+    requested instrument - and, when instruments were asked for, the samples as judged."""
     if "audio" not in record:
         raise DataError(f"{source} holds {sorted(record)}, no 'audio' (N, L) tensor to score")
+    audio = record["audio"]
     requested_pitch = record.get("requested", {}).get("pitch")
     try:
+        analysis = analyze(audio, sample_rate, settings.crepe_model)
         quality = audio_metrics(
-            record["audio"],
+            audio,
             sample_rate,
             heldout.analysis.embedding,
             settings.periodicity_threshold,
@@ -103,37 +120,79 @@ def sample_quality(record: dict, source, heldout: HeldOut, settings, judge: Inst
             heldout.pitch_range,
             target_midi=None if requested_pitch is None else torch.tensor(requested_pitch, dtype=torch.float32),
             cutoff_hz=heldout.cutoff_hz,
+            analysis=analysis,
         )
     except ValueError as err:
         raise DataError(f"{source}: {err}") from None
-    return {**quality, **judge.requested_accuracy(record, source)}
+    verdicts = judge.requested_verdicts(record, source)
+    asked = record.get("requested", {}).get("instrument")
+    judged = None if asked is None else Judged(audio, list(asked), analysis.embedding, verdicts)
+    return {**quality, **shares(verdicts, asked)}, judged
 
 
-def flatness_by_instrument(heldout: HeldOut, data: DataSet, records: dict) -> pd.DataFrame:
-    """In-band flatness per instrument: the held-out clips' (checkpoint "reference", sampler "real"),
-    then that of each (checkpoint, sampler) record's samples by requested instrument, and how many
-    times the held-out clips' of the same instrument it is. No sample rows for samples that asked for
-    no instrument: a mean over instruments hides which one is off.
-    """
+def judged_heldout(heldout: HeldOut, data: DataSet, judge: InstrumentJudge) -> Judged:
+    """The held-out clips as judged (no verdicts where there are no instruments to tell apart)."""
     names = instrument_names(data.label_names)
-    asked_of_heldout = [names(program) for program in data.test["program"][heldout.index].tolist()]
-    rate, cutoff = data.layout.sample_rate, heldout.cutoff_hz
-    reference = flatness_by_group(heldout.clips, asked_of_heldout, rate, cutoff)
-    rows = [("reference", "real", name, asked_of_heldout.count(name), value, 1.0) for name, value in reference.items()]
-    for (checkpoint, sampler), record in records.items():
-        asked = record.get("requested", {}).get("instrument")
-        if asked is None or "audio" not in record:
-            continue
-        for name, value in flatness_by_group(record["audio"], asked, rate, cutoff).items():
-            rows.append((checkpoint, sampler, name, asked.count(name), value, value / reference[name] if name in reference else float("nan")))
+    verdicts = judge.verdicts(heldout.clips, data.test["pitch"][heldout.index]) if judge.applies() else {}
+    return Judged(heldout.clips, [names(program) for program in data.test["program"][heldout.index].tolist()], heldout.analysis.embedding, verdicts)
+
+
+def training_embeddings(data: DataSet, counts: Counter, crepe_model: str) -> dict[str, torch.Tensor]:
+    """CREPE embeddings of `counts[name]` training clips of each instrument (spread over its clips):
+    the data-vs-data Frechet distance of each instrument's held-out clips."""
+    names = instrument_names(data.label_names)
+    train_names = np.array([names(program) for program in data.train["program"].tolist()])
+    chosen = {name: np.flatnonzero(train_names == name) for name in counts}
+    chosen = {name: index[spread(len(index), counts[name]).numpy()] for name, index in chosen.items() if len(index)}
+    if not chosen:
+        return {}
+    everything = np.concatenate(list(chosen.values()))
+    embedding = analyze(data.layout.to_audio(data.train["x"][torch.from_numpy(everything)]), data.layout.sample_rate, crepe_model).embedding
+    ends = np.cumsum([len(index) for index in chosen.values()])
+    return dict(zip(chosen, torch.tensor_split(embedding, ends[:-1].tolist())))
+
+
+def by_instrument(real: Judged, train_embeddings: dict[str, torch.Tensor], samples: dict[tuple[str, str], Judged], rate: int, cutoff_hz: float | None) -> pd.DataFrame:
+    """Per instrument: in-band flatness, the Frechet distance to the held-out clips of the same
+    instrument and each judge's accuracy, first of the held-out clips (checkpoint "reference",
+    sampler "real"; their distance is that of as many training clips), then of each (checkpoint,
+    sampler)'s samples by requested instrument, with their flatness as times the held-out clips'.
+    A mean over instruments hides which one is off."""
+    real_flatness = flatness_by_group(real.audio, real.instruments, rate, cutoff_hz)
+    rows = []
+    for (checkpoint, sampler), clips in [(("reference", "real"), real), *samples.items()]:
+        for name, flatness in flatness_by_group(clips.audio, clips.instruments, rate, cutoff_hz).items():
+            mine = members(clips.instruments, name)
+            embedding = train_embeddings.get(name) if clips is real else clips.embedding[mine]
+            rows.append({
+                "checkpoint": checkpoint, "sampler": sampler, "instrument": name, "clips": len(mine), "spectral_flatness_in_band": flatness,
+                "times_real": flatness / real_flatness.get(name, math.nan),
+                "frechet_distance": distance(embedding, real.embedding[members(real.instruments, name)]),
+                **shares({judge: said[mine] for judge, said in clips.verdicts.items()}, [name] * len(mine)),
+            })  # fmt: skip
     return pd.DataFrame(rows, columns=BY_INSTRUMENT_COLUMNS)
 
 
+def members(instruments: list[str], name: str) -> list[int]:
+    return [index for index, instrument in enumerate(instruments) if instrument == name]
+
+
+def distance(ours: torch.Tensor | None, theirs: torch.Tensor) -> float:
+    """The Frechet distance of two sets of embeddings; NaN when either has fewer than two."""
+    return frechet_distance(ours, theirs) if ours is not None and min(len(ours), len(theirs)) >= 2 else math.nan
+
+
 def score(params, data: DataSet, samples: dict) -> tuple[dict, pd.DataFrame]:
-    """The numbers of every (checkpoint, sampler) samples.pt in `samples`, and in-band flatness by instrument."""
+    """The numbers of every (checkpoint, sampler) samples.pt in `samples`, and the by-instrument table."""
     settings = params.evaluate
     heldout = held_out(data, settings, params.preprocess.lowpass_hz)
     judge = InstrumentJudge(data, heldout.cutoff_hz)
-    records = {key: torch.load(path, weights_only=True) for key, path in samples.items()}
-    numbers = {key: sample_quality(records[key], samples[key], heldout, settings, judge, data.layout.sample_rate) for key in samples}
-    return numbers, flatness_by_instrument(heldout, data, records)
+    rate = data.layout.sample_rate
+    numbers, judged = {}, {}
+    for key, source in samples.items():
+        numbers[key], judged_samples = sample_quality(torch.load(source, weights_only=True), source, heldout, settings, judge, rate)
+        if judged_samples is not None:
+            judged[key] = judged_samples
+    real = judged_heldout(heldout, data, judge)
+    train_embeddings = training_embeddings(data, Counter(real.instruments), settings.crepe_model)
+    return numbers, by_instrument(real, train_embeddings, judged, rate, heldout.cutoff_hz)

@@ -60,10 +60,14 @@ class InstrumentJudge:
         """Whether every clip of known instrument, in both splits, has a known pitch (the partials judge needs it)."""
         return all(bool((split["pitch"][split["program"] >= 0] >= 0).all()) for split in (self.data.train, self.data.test))
 
-    def accuracies(self, audio: torch.Tensor, instruments, pitches=None) -> dict[str, float]:
-        """Each judge's share of clips recognised as `instruments`; the partials judge only given the pitches."""
+    def verdicts(self, audio: torch.Tensor, pitches=None) -> dict[str, np.ndarray]:
+        """Each judge's instrument for every clip (N, L); the partials judge only given the MIDI pitches (N,)."""
         judges = [name for name in self.classifiers if pitches is not None or name != JUDGES[1]]
-        return {name: self.classifiers[name].accuracy(audio, instruments, pitches) for name in judges}
+        return {name: self.classifiers[name].predict(audio, pitches) for name in judges}
+
+    def accuracies(self, audio: torch.Tensor, instruments, pitches=None) -> dict[str, float]:
+        """Each judge's share of clips recognised as `instruments`."""
+        return shares(self.verdicts(audio, pitches), instruments)
 
     def heldout_accuracy(self) -> dict[str, float]:
         """Both judges' accuracy on the held-out clips of known instrument, where there are instruments to tell apart."""
@@ -91,17 +95,26 @@ class InstrumentJudge:
             found[f"shifted_{steps:+d}"] = self.accuracies(shifted, instruments, pitches + steps)
         return found
 
-    def requested_accuracy(self, record: dict, source) -> dict[str, float]:
-        """Both judges' accuracy on samples (samples.pt `record`) against their requests, when instruments were asked for."""
+    def requested_verdicts(self, record: dict, source) -> dict[str, np.ndarray]:
+        """Each judge's instrument for every sample of a samples.pt `record`, when instruments were asked for ({} otherwise)."""
         requested = sample_requests(record, source)
         if "instrument" not in requested:
             return {}
+        known = next(iter(self.classifiers.values())).instruments
+        unknown = sorted(set(requested["instrument"]) - set(known))
+        if unknown:
+            raise DataError(f"{source}: requested instrument(s) {unknown} are not among the {len(known)} the judges know")
         pitches = requested.get("pitch")
         try:
-            return self.accuracies(record["audio"], requested["instrument"], None if pitches is None else torch.tensor(pitches))
+            return self.verdicts(record["audio"], None if pitches is None else torch.tensor(pitches))
         except ValueError as err:
             raise DataError(f"{source}: {err}") from None
 
+
+def shares(verdicts: dict[str, np.ndarray], instruments) -> dict[str, float]:
+    """Each judge's share of verdicts that name `instruments` (one per clip)."""
+    instruments = np.asarray(instruments)
+    return {name: float((said == instruments).mean()) for name, said in verdicts.items()}
 
 def with_noise_floor(audio: torch.Tensor, ratio: float, sample_rate: int, band_hz: float | None, generator: torch.Generator) -> torch.Tensor:
     """`audio` plus white noise scaled (by bisection in log scale) so its in-band flatness is `ratio` times the clean clips'."""

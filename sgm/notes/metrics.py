@@ -135,12 +135,14 @@ def audio_metrics(
     pitch_range: tuple[int, int] | None = None,
     target_midi: torch.Tensor | None = None,
     cutoff_hz: float | None = None,
+    analysis: CrepeAnalysis | None = None,
 ) -> dict[str, float]:
     """The sample-quality numbers for clips (N, L), against real clips' CREPE embeddings.
 
-    In-band flatness is of the bins up to `cutoff_hz` (the data's low-pass cutoff; None: all).
+    In-band flatness is of the bins up to `cutoff_hz` (the data's low-pass cutoff; None: all);
+    `analysis` is the clips' CREPE analysis when the caller has it already.
     """
-    analysis = analyze(audio, sample_rate, crepe_model)
+    analysis = analysis or analyze(audio, sample_rate, crepe_model)
     return {
         "pitchedness": pitchedness(analysis, threshold),
         "pitch_accuracy": pitch_accuracy(analysis, threshold, target_midi, pitch_range),

@@ -10,6 +10,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -20,9 +21,9 @@ from sgm.core.likelihood import log_likelihood
 from sgm.core.score import score_fn_from_net
 from sgm.core.sde import make_sde
 from sgm.kinds import make_layout
-from sgm.kinds.kind import BY_INSTRUMENT_COLUMNS, DataError, DataSet
+from sgm.kinds.kind import BY_INSTRUMENT_COLUMNS, DataError
 from sgm.nets.build import build_net
-from sgm.notes.evaluation import HeldOut, flatness_by_instrument
+from sgm.notes.evaluation import Judged, by_instrument
 from sgm.notes.metrics import spectral_flatness
 from stages import evaluate, reference, results
 from stages.common.outputs import StageError
@@ -148,18 +149,18 @@ def test_evaluate_scores_tones_above_noise_for_every_checkpoint(repo):
         assert numbers["bpd_nfe"] >= 8 and math.isfinite(numbers["bpd"])
 
 
-def test_flatness_by_instrument_sets_each_requested_instrument_beside_its_held_out_clips():
+def test_by_instrument_sets_each_requested_instrument_beside_its_held_out_clips():
     clean = tones([60, 62, 64, 66])
     hissy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))
-    layout = make_layout("waveform1d", CLIP, SAMPLE_RATE)
-    test = {"x": layout.to_model(clean), "program": torch.tensor([0, 0, 40, 40])}
-    data = DataSet(layout, test, Path("unused"), {"instrument": {0: "piano", 40: "violin"}})
-    heldout = HeldOut(clean, None, torch.arange(4), None, BAND_HZ)
-    records = {
-        ("epoch_002", "heun"): {"audio": torch.cat([clean[:2], hissy[2:]]), "requested": {"instrument": ["piano", "piano", "violin", "violin"]}},
-        ("epoch_002", "euler_maruyama"): {"audio": clean, "requested": {"pitch": [60, 62, 64, 66]}},  # no instrument asked: no rows
+    embedding = torch.randn(4, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    instruments = ["piano", "piano", "violin", "violin"]
+    said = {"instrument_accuracy": np.array(["piano", "violin", "violin", "violin"])}  # one piano clip mistaken
+    real = Judged(clean, instruments, embedding, said)
+    samples = {
+        ("epoch_002", "heun"): Judged(torch.cat([clean[:2], hissy[2:]]), instruments, embedding + torch.tensor([0, 0, 3, 3])[:, None], said),
     }
-    table = flatness_by_instrument(heldout, data, records)
+    train = {"piano": embedding[:2] + 1.0, "violin": embedding[2:]}
+    table = by_instrument(real, train, samples, SAMPLE_RATE, BAND_HZ)
     assert list(table.columns) == list(BY_INSTRUMENT_COLUMNS)
     assert table[["checkpoint", "sampler", "instrument", "clips"]].values.tolist() == [
         ["reference", "real", "piano", 2], ["reference", "real", "violin", 2], ["epoch_002", "heun", "piano", 2], ["epoch_002", "heun", "violin", 2],
@@ -168,6 +169,10 @@ def test_flatness_by_instrument_sets_each_requested_instrument_beside_its_held_o
     assert table["spectral_flatness_in_band"].iloc[1] == real_violin
     assert table["times_real"].tolist()[:3] == [1.0, 1.0, 1.0]  # the piano samples are the held-out piano clips
     assert table["times_real"].iloc[3] == spectral_flatness(hissy[2:], SAMPLE_RATE, BAND_HZ) / real_violin > 10
+    # a shift of the mean alone: the distance is its squared length (3 channels moved by 1, then by 3)
+    assert table["frechet_distance"].tolist() == pytest.approx([3.0, 0.0, 0.0, 27.0], abs=1e-5)  # eigenvalue rounding of rank-1 covariances
+    assert table["instrument_accuracy"].tolist() == [0.5, 1.0, 0.5, 1.0]
+    assert table["instrument_accuracy_partials"].isna().all()  # that judge gave no verdicts
 
 
 def test_evaluate_writes_the_held_out_clips_flatness_by_instrument(repo):
@@ -175,6 +180,8 @@ def test_evaluate_writes_the_held_out_clips_flatness_by_instrument(repo):
     held_out = torch.load(repo / "data" / "tensors" / "test.pt", weights_only=True)
     assert table[["checkpoint", "sampler", "instrument", "clips"]].values.tolist() == [["reference", "real", "acoustic_grand_piano", len(held_out["x"])]]
     assert table["times_real"].tolist() == [1.0] and 0 < table["spectral_flatness_in_band"].iloc[0] < 1e-3
+    assert table["frechet_distance"].iloc[0] > 0  # as many training clips against the held-out ones
+    assert table[["instrument_accuracy", "instrument_accuracy_partials"]].isna().all(axis=None)  # one instrument: nothing to tell apart
 
 
 def test_summary_holds_the_headline_numbers_of_the_last_checkpoint_and_first_sampler_under_short_names(repo):

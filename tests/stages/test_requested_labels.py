@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -136,3 +137,13 @@ def test_instrument_samples_are_scored_by_both_judges_against_the_requested_inst
     for judge in ("instrument_accuracy", "instrument_accuracy_partials"):
         assert metrics[right][judge] >= 0.9 and metrics[wrong][judge] <= 0.1
     assert metrics[right]["pitchedness"] == 1.0  # the audio metrics are still there
+    table = pd.read_csv(run / "eval" / "by_instrument.csv")
+    for sampler in SAMPLERS:  # each instrument's share, weighted by its clips, is the overall share
+        rows = table[(table["checkpoint"] == "epoch_002") & (table["sampler"] == sampler)]
+        assert sorted(rows["instrument"]) == sorted(set(asked)) and rows["clips"].sum() == len(asked)
+        for judge in ("instrument_accuracy", "instrument_accuracy_partials"):
+            assert (rows[judge] * rows["clips"]).sum() / len(asked) == pytest.approx(metrics[sampler][judge])
+    right_rows = table[(table["checkpoint"] == "epoch_002") & (table["sampler"] == right)].set_index("instrument").sort_index()
+    real_rows = table[table["checkpoint"] == "reference"].set_index("instrument").sort_index()
+    assert (real_rows["frechet_distance"] > 0).all() and (real_rows["instrument_accuracy"] >= 0.5).all()
+    assert (right_rows["frechet_distance"] < 1e-3 * real_rows["frechet_distance"]).all()  # the held-out clips themselves
