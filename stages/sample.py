@@ -4,7 +4,8 @@ Writes each sampler's samples as the kind of data writes them (sgm.kinds; notes:
 named after what was asked, sample_003_flute_G4.wav, beside samples.pt), plus the NFE and seconds
 per sample. All samplers of one checkpoint start from the same seeded prior draws, so they compare
 like for like. A conditional model is asked for a seeded, balanced list of labels
-(sgm.core.labels.balanced_requests) with classifier-free guidance `sample.guidance`; samples.pt
+(sgm.core.labels.balanced_requests) with classifier-free guidance `sample.guidance` (and
+`sample.label_guidance` towards single labels); samples.pt
 records the requests under "requested". Audio is limited to the band of the training clips (the
 layout's `band_hz`) unless `sample.band_limit` is false, which keeps the network's raw output for
 comparison. The net runs on the fast path that `sample.fast_path` and `sample.compile` pick
@@ -22,7 +23,7 @@ import torch
 from sgm.checkpoints.inference import default_device, load_for_inference
 from sgm.core.labels import balanced_requests, encode_labels
 from sgm.core.samplers import sample
-from sgm.core.score import score_fn_from_net
+from sgm.core.score import label_guidance_for, score_fn_from_net
 from sgm.kinds import data_kind
 from sgm.nets import fastpath
 from sgm.progress import progress_bar
@@ -69,13 +70,14 @@ def main() -> None:
 def draw(net, sde, conditioning, requests, shape, settings, sampler, seed, device):
     """Draw n_samples in batches (the i-th for requests[i]); return them on the CPU, the mean NFE per batch and the seconds."""
     generator = torch.Generator(device).manual_seed(seed)
+    label_guidance = label_guidance_for(conditioning, {kind: (term.scale, term.interval) for kind, term in settings.label_guidance.items()})
     batches, nfes = [], []
     start = time.perf_counter()
     with torch.inference_mode():
         for first in range(0, settings.n_samples, settings.batch_size):
             size = min(settings.batch_size, settings.n_samples - first)
             labels = encode_labels(conditioning, requests[first : first + size]).to(device) if conditioning else None
-            score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0, settings.guidance_interval)
+            score_fn = score_fn_from_net(net, sde, labels, settings.guidance if conditioning else 0.0, settings.guidance_interval, label_guidance)
             prior = sde.prior_sampling((size, *shape), generator=generator, device=device)
             x, nfe = sample(sampler, score_fn, sde, prior, settings.settings(sampler), generator=generator, progress=True)
             batches.append(x.float().cpu())

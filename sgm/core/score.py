@@ -6,7 +6,8 @@ a score (Song's tutorial). Preconditioned nets (sgm.core.precond) return the sam
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 
@@ -22,51 +23,87 @@ def check_guidance(guidance: float, guidance_interval: tuple[float, float] | Non
         raise ValueError(f"guidance_interval must be (low, high) noise levels with 0 <= low < high, got {guidance_interval}")
 
 
+EVERY_LABEL = -1  # the column of plain classifier-free guidance, which drops every label
+
+
+@dataclass(frozen=True)
+class LabelGuidance:
+    """Guidance towards one kind of label alone (column `column` of the labels): the direction
+    score(x | labels) - score(x | labels but that one), with its own scale and noise-level interval."""
+
+    column: int
+    scale: float
+    interval: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        check_guidance(self.scale, self.interval)
+
+    def without(self, labels: torch.Tensor, sizes) -> torch.Tensor:
+        dropped = labels.clone()
+        dropped[:, self.column] = sizes[self.column]
+        return dropped
+
+
+def label_guidance_for(conditioning: dict, settings: dict) -> list[LabelGuidance]:
+    """LabelGuidance terms from {kind: (scale, interval)}; ValueError naming a kind the model does not know."""
+    kinds = list(conditioning)
+    unknown = sorted(set(settings) - set(kinds))
+    if unknown:
+        raise ValueError(f"label guidance on {unknown}: the model is conditioned on {', '.join(kinds) or 'nothing'}")
+    return [LabelGuidance(kinds.index(kind), scale, interval) for kind, (scale, interval) in settings.items()]
+
+
 def score_fn_from_net(
     net: torch.nn.Module,
     sde: SDE,
     class_labels: torch.Tensor | None = None,
     guidance: float = 0.0,
     guidance_interval: tuple[float, float] | None = None,
+    label_guidance: Sequence[LabelGuidance] = (),
 ) -> Callable:
     """score(x, t) = net(x, t[, class_labels]) / std(t), std broadcast per example.
 
-    With guidance w > 0 the score is (1 + w) score(x | labels) - w score(x | no label), from one
-    net call on a doubled batch. With `guidance_interval` (low, high) that guidance applies only
-    where the noise level sde.noise_level(t) lies in [low, high] (Kynkaanniemi et al. 2024);
-    elsewhere the score is the plain conditional one, from one net call on the batch. A single
+    With guidance w > 0 the score is (1 + w) score(x | labels) - w score(x | no label). With
+    `guidance_interval` (low, high) that guidance applies only where the noise level
+    sde.noise_level(t) lies in [low, high] (Kynkaanniemi et al. 2024); elsewhere the score is the
+    plain conditional one. Each `label_guidance` term adds w_k (score(x | labels) - score(x | labels
+    without kind k)) in its own interval: guidance towards, say, the instrument with the pitch held.
+    The guided terms come from one net call on a batch stacked once per term in force. A single
     label row (1, K) is repeated for any batch size.
     """
-    check_guidance(guidance, guidance_interval)
-    if guidance and class_labels is None:
+    if (guidance or label_guidance) and class_labels is None:
         raise ValueError("guidance needs class_labels: an unconditional score has nothing to guide towards")
+    sizes = None if class_labels is None else net.embed.num_classes
+    terms = [term for term in [LabelGuidance(EVERY_LABEL, guidance, guidance_interval), *label_guidance] if term.scale]
 
     def labels_for(x: torch.Tensor) -> torch.Tensor:
         return class_labels.expand(len(x), -1) if len(class_labels) == 1 else class_labels
 
-    def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return net(x, t) if class_labels is None else net(x, t, labels_for(x))
-
-    def guided(x: torch.Tensor, t: torch.Tensor, inside: torch.Tensor | None) -> torch.Tensor:
-        unconditional = null_labels(net.embed.num_classes, len(x), x.device)
-        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels_for(x), unconditional]))
-        labelled, free = both.chunk(2)
-        mixed = (1 + guidance) * labelled - guidance * free
-        return mixed if inside is None else torch.where(per_example(inside, x), mixed, labelled)
+    def guiding(term: LabelGuidance, labels: torch.Tensor) -> torch.Tensor:
+        return null_labels(sizes, len(labels), labels.device) if term.column == EVERY_LABEL else term.without(labels, sizes)
 
     def raw(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if not guidance:
-            return conditional(x, t)
-        if guidance_interval is None:
-            return guided(x, t, None)
-        level = sde.noise_level(t)
-        inside = (level >= guidance_interval[0]) & (level <= guidance_interval[1])
-        if not inside.any():
-            return conditional(x, t)
-        return guided(x, t, None if inside.all() else inside)
+        labels = None if class_labels is None else labels_for(x)
+        level = sde.noise_level(t) if terms else None
+        inside = [(term, in_interval(level, term.interval)) for term in terms]
+        inside = [(term, mask) for term, mask in inside if mask is None or mask.any()]
+        if not inside:
+            return net(x, t) if labels is None else net(x, t, labels)
+        copies = 1 + len(inside)
+        outputs = net(torch.cat([x] * copies), torch.cat([t] * copies), torch.cat([labels, *(guiding(term, labels) for term, _ in inside)])).chunk(copies)
+        weights = [term.scale if mask is None else per_example(term.scale * mask.to(x.dtype), x) for term, mask in inside]
+        return (1 + sum(weights)) * outputs[0] - sum(weight * other for weight, other in zip(weights, outputs[1:]))
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         _, std = sde.marginal_prob(x, t)
         return raw(x, t) / per_example(std, x)
 
     return score
+
+
+def in_interval(level: torch.Tensor, interval: tuple[float, float] | None) -> torch.Tensor | None:
+    """Which examples' noise levels lie in [low, high]; None where every level does (no interval)."""
+    if interval is None:
+        return None
+    inside = (level >= interval[0]) & (level <= interval[1])
+    return None if inside.all() else inside

@@ -21,7 +21,7 @@ from sgm.kinds.layout import Layout
 
 BY_INSTRUMENT_COLUMNS = (  # runs/POINT/eval/by_instrument.csv: each instrument's numbers beside its held-out clips'
     "checkpoint", "sampler", "instrument", "clips", "spectral_flatness_in_band", "times_real", "frechet_distance",
-    "instrument_accuracy", "instrument_accuracy_partials",
+    "kernel_distance", "instrument_accuracy", "instrument_accuracy_partials",
 )  # fmt: skip
 
 

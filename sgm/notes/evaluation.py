@@ -2,9 +2,9 @@
 
 Samples are compared with `evaluate.heldout_clips` test clips spread over the test set (which is
 ordered by instrument), analysed by CREPE once. The references, at the samples' set size
-`sample.n_samples`: `real`, the held-out clips themselves (their Frechet distance is that of
-random training clips to them: the data-vs-data value), and `shaped_noise`, random-phase noise with
-the training set's mean magnitude spectrum (the study's failure mode), scored like samples.
+`sample.n_samples`: `real`, the held-out clips themselves (their Frechet and kernel distances are
+those of random training clips to them: the data-vs-data values), and `shaped_noise`, random-phase
+noise with the training set's mean magnitude spectrum (the study's failure mode), scored like samples.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgm.kinds.frechet import frechet_distance
 from sgm.kinds.kind import BY_INSTRUMENT_COLUMNS, DataError, DataSet
 from sgm.kinds.naming import instrument_names
 from sgm.kinds.splits import spread
@@ -25,6 +24,7 @@ from sgm.notes.crepe import CrepeAnalysis, analyze
 from sgm.notes.judges import InstrumentJudge, shares
 from sgm.notes.metrics import (
     audio_metrics,
+    embedding_distances,
     flatness_by_group,
     mean_magnitude_spectrum,
     pitch_accuracy,
@@ -80,7 +80,7 @@ def reference(params, data: DataSet) -> dict:
         "pitch_accuracy": pitch_accuracy(heldout.analysis, threshold, pitch_range=heldout.pitch_range),
         "spectral_flatness": spectral_flatness(heldout.clips),
         "spectral_flatness_in_band": spectral_flatness(heldout.clips, rate, heldout.cutoff_hz),
-        "frechet_distance": frechet_distance(train_embedding, heldout.analysis.embedding),
+        **embedding_distances(train_embedding, heldout.analysis.embedding),
         **judge.heldout_accuracy(),
     }
     noise_metrics = audio_metrics(
@@ -139,7 +139,7 @@ def judged_heldout(heldout: HeldOut, data: DataSet, judge: InstrumentJudge) -> J
 
 def training_embeddings(data: DataSet, counts: Counter, crepe_model: str) -> dict[str, torch.Tensor]:
     """CREPE embeddings of `counts[name]` training clips of each instrument (spread over its clips):
-    the data-vs-data Frechet distance of each instrument's held-out clips."""
+    the data-vs-data distances of each instrument's held-out clips."""
     names = instrument_names(data.label_names)
     train_names = np.array([names(program) for program in data.train["program"].tolist()])
     chosen = {name: np.flatnonzero(train_names == name) for name in counts}
@@ -153,9 +153,9 @@ def training_embeddings(data: DataSet, counts: Counter, crepe_model: str) -> dic
 
 
 def by_instrument(real: Judged, train_embeddings: dict[str, torch.Tensor], samples: dict[tuple[str, str], Judged], rate: int, cutoff_hz: float | None) -> pd.DataFrame:
-    """Per instrument: in-band flatness, the Frechet distance to the held-out clips of the same
-    instrument and each judge's accuracy, first of the held-out clips (checkpoint "reference",
-    sampler "real"; their distance is that of as many training clips), then of each (checkpoint,
+    """Per instrument: in-band flatness, the Frechet and kernel distances to the held-out clips of
+    the same instrument and each judge's accuracy, first of the held-out clips (checkpoint "reference",
+    sampler "real"; their distances are those of as many training clips), then of each (checkpoint,
     sampler)'s samples by requested instrument, with their flatness as times the held-out clips'.
     A mean over instruments hides which one is off."""
     real_flatness = flatness_by_group(real.audio, real.instruments, rate, cutoff_hz)
@@ -167,7 +167,7 @@ def by_instrument(real: Judged, train_embeddings: dict[str, torch.Tensor], sampl
             rows.append({
                 "checkpoint": checkpoint, "sampler": sampler, "instrument": name, "clips": len(mine), "spectral_flatness_in_band": flatness,
                 "times_real": flatness / real_flatness.get(name, math.nan),
-                "frechet_distance": distance(embedding, real.embedding[members(real.instruments, name)]),
+                **distances(embedding, real.embedding[members(real.instruments, name)]),
                 **shares({judge: said[mine] for judge, said in clips.verdicts.items()}, [name] * len(mine)),
             })  # fmt: skip
     return pd.DataFrame(rows, columns=BY_INSTRUMENT_COLUMNS)
@@ -177,9 +177,11 @@ def members(instruments: list[str], name: str) -> list[int]:
     return [index for index, instrument in enumerate(instruments) if instrument == name]
 
 
-def distance(ours: torch.Tensor | None, theirs: torch.Tensor) -> float:
-    """The Frechet distance of two sets of embeddings; NaN when either has fewer than two."""
-    return frechet_distance(ours, theirs) if ours is not None and min(len(ours), len(theirs)) >= 2 else math.nan
+def distances(ours: torch.Tensor | None, theirs: torch.Tensor) -> dict[str, float]:
+    """The embedding distances of two sets; NaN when either has fewer than two."""
+    if ours is not None and min(len(ours), len(theirs)) >= 2:
+        return embedding_distances(ours, theirs)
+    return dict.fromkeys(("frechet_distance", "kernel_distance"), math.nan)
 
 
 def score(params, data: DataSet, samples: dict) -> tuple[dict, pd.DataFrame]:

@@ -4,11 +4,12 @@ A conditional model's samples.pt records its requests ("requested": {kind: one v
 requested instruments are checked by two judges reading different evidence, requested pitches by
 CREPE in the audio metrics. `instrument_accuracy` reads the whole log-mel spectrum
 (sgm.notes.timbre_classifier); `instrument_accuracy_partials` reads the harmonics of the requested
-pitch alone (sgm.notes.partials), so noise between the partials cannot move it; it needs the
-pitch of every clip it is fitted on and the requested pitch of every sample it judges. The reference stage scores the held-out clips with both: the best a model can do,
-and how each judge holds up on held-out clips with noise added (10x and 30x their in-band
-flatness) and shifted two semitones up and down. The classifiers are fitted on first use only, so
-runs without instruments pay nothing.
+pitch alone (sgm.notes.partials), so noise between the partials barely moves it; it needs the
+pitch of every clip it is fitted on and the requested pitch of every sample it judges. The
+reference stage scores the held-out clips with both: the best a model can do, and how each judge
+holds up on held-out clips with noise added (10x and 30x their in-band flatness) and shifted two
+semitones up and down. The classifiers are fitted on first use only, so runs without instruments
+pay nothing.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def shares(verdicts: dict[str, np.ndarray], instruments) -> dict[str, float]:
     """Each judge's share of verdicts that name `instruments` (one per clip)."""
     instruments = np.asarray(instruments)
     return {name: float((said == instruments).mean()) for name, said in verdicts.items()}
+
 
 def with_noise_floor(audio: torch.Tensor, ratio: float, sample_rate: int, band_hz: float | None, generator: torch.Generator) -> torch.Tensor:
     """`audio` plus white noise scaled (by bisection in log scale) so its in-band flatness is `ratio` times the clean clips'."""

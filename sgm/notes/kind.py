@@ -31,7 +31,6 @@ HEADLINE = {  # short name: metric of one sampler's numbers
     "pitched": "pitchedness",
     "at_pitch": "pitch_accuracy",
     "instrument": "instrument_accuracy",
-    "instrument_partials": "instrument_accuracy_partials",
     "in_band": "spectral_flatness_in_band",
     "fd": "frechet_distance",
 }

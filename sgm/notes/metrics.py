@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from sgm.kinds.frechet import frechet_distance
+from sgm.kinds.kernel import kernel_distance
 from sgm.notes.crepe import CrepeAnalysis, analyze
 
 PITCH_TOLERANCE_CENTS = 50.0
@@ -148,8 +149,13 @@ def audio_metrics(
         "pitch_accuracy": pitch_accuracy(analysis, threshold, target_midi, pitch_range),
         "spectral_flatness": spectral_flatness(audio),
         "spectral_flatness_in_band": spectral_flatness(audio, sample_rate, cutoff_hz),
-        "frechet_distance": frechet_distance(analysis.embedding, reference_embedding),
+        **embedding_distances(analysis.embedding, reference_embedding),
     }
+
+
+def embedding_distances(ours: torch.Tensor, theirs: torch.Tensor) -> dict[str, float]:
+    """The Frechet and the (unbiased) kernel distance between two sets of CREPE embeddings."""
+    return {"frechet_distance": frechet_distance(ours, theirs), "kernel_distance": kernel_distance(ours, theirs)}
 
 
 def mean_magnitude_spectrum(batches) -> torch.Tensor:

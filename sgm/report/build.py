@@ -26,6 +26,7 @@ HEADLINE_COLUMNS = (  # what a reader compares first, in this order; the rest st
     "digit_accuracy",
     "spectral_flatness_in_band",
     "frechet_distance",
+    "kernel_distance",
     "pitch_class_distance",
     "in_key_share",
     "bpd",

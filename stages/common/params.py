@@ -365,6 +365,11 @@ class Heun(Section):
     eps: Fraction
 
 
+class LabelGuidance(Section):
+    scale: Annotated[float, Field(ge=0)]  # w_k of score(x | labels) - score(x | labels but this kind)
+    interval: GuidanceInterval
+
+
 class Sample(Section):
     n_samples: PositiveInt
     batch_size: PositiveInt
@@ -372,6 +377,7 @@ class Sample(Section):
     compile: FastPathMode
     guidance: Annotated[float, Field(ge=0)]  # classifier-free guidance scale w (conditional models)
     guidance_interval: GuidanceInterval
+    label_guidance: dict[literal(LABEL_KINDS), LabelGuidance]  # guidance towards one label kind alone, the others held
     band_limit: bool  # audio limited to the training clips' band (layout band_hz); false: the net's raw output
     samplers: list[str]  # the first is the one `dvc exp show` headlines
     euler_maruyama: EulerMaruyama
@@ -531,6 +537,9 @@ class Params(Section):
                 raise ValueError(f"grid point {name!r} names architecture {point.arch!r}, which is not in archs ({', '.join(self.archs)})")
         self._fits_the_kind()
         self._layout_fits_nets()
+        unguided = [kind for kind in self.sample.label_guidance if kind not in self.train.conditioning]
+        if unguided:
+            raise ValueError(f"sample.label_guidance names {unguided}, which train.conditioning {self.train.conditioning} does not hold")
         if self.play.point not in self.grid:
             raise ValueError(
                 f"play.point {self.play.point!r} is not a grid point ({', '.join(self.grid)}): "

@@ -11,7 +11,7 @@ import torch
 from sgm.checkpoints.model import build_model
 from sgm.core.likelihood import log_likelihood
 from sgm.core.precond import EDMPrecond
-from sgm.core.score import score_fn_from_net
+from sgm.core.score import label_guidance_for, score_fn_from_net
 from sgm.core.sde import VESDE, max_pairwise_distance
 from tests.helpers.gaussian_data import GaussianData
 from tests.helpers.reference_settings import draw, dsm_loss, reference_sde
@@ -117,6 +117,34 @@ def test_guidance_interval_guides_only_the_noise_levels_inside_it():
         assert batches == ([6] if inside else [3])  # the unconditional half only where guided
     with pytest.raises(ValueError, match=r"0 <= low < high, got \(1.0, 0.1\)"):
         score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(1.0, 0.1))
+
+
+def test_label_guidance_guides_towards_one_kind_with_the_others_held():
+    torch.manual_seed(0)
+    config = {"net": "unet1d", "channels": [4, 8], "embed_dim": 8, "sde": {"name": "ve", "sigma_min": 0.01, "sigma_max": 10.0},
+              "conditioning": {"pitch": [60, 62], "instrument": ["flute", "piano", "violin"]}, "precond": {"name": "edm", "sigma_data": 0.5}}
+    net, sde = build_model(config)
+    x, labels = torch.randn(3, 1, 16), torch.tensor([[0, 1], [1, 2], [0, 0]])
+    t = sde.time_at_noise_level(torch.tensor([0.05, 0.5, 5.0]))
+    conditional = score_fn_from_net(net, sde, labels)(x, t)
+    pitch_only = score_fn_from_net(net, sde, torch.tensor([[0, 3], [1, 3], [0, 3]]))(x, t)  # 3: "no instrument"
+    free = score_fn_from_net(net, sde, torch.tensor([[2, 3]] * 3))(x, t)
+    (instrument,) = label_guidance_for(config["conditioning"], {"instrument": (1.5, None)})
+    assert instrument.column == 1
+    alone = score_fn_from_net(net, sde, labels, label_guidance=[instrument])(x, t)
+    torch.testing.assert_close(alone, 2.5 * conditional - 1.5 * pitch_only, rtol=1e-4, atol=1e-5)
+    assert (conditional - pitch_only).abs().max() > 1e-4
+    both = score_fn_from_net(net, sde, labels, guidance=2.0, label_guidance=[instrument])(x, t)
+    torch.testing.assert_close(both, 4.5 * conditional - 2.0 * free - 1.5 * pitch_only, rtol=1e-4, atol=1e-5)
+    (inside,) = label_guidance_for(config["conditioning"], {"instrument": (1.5, (0.1, 1.0))})  # its own interval
+    interval = score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(0.01, 0.1), label_guidance=[inside])(x, t)
+    torch.testing.assert_close(interval[0], score_fn_from_net(net, sde, labels, guidance=2.0)(x, t)[0])
+    torch.testing.assert_close(interval[1], alone[1])
+    torch.testing.assert_close(interval[2], conditional[2])
+    with pytest.raises(ValueError, match=r"label guidance on \['velocity'\]: the model is conditioned on pitch, instrument"):
+        label_guidance_for(config["conditioning"], {"velocity": (1.0, None)})
+    with pytest.raises(ValueError, match="guidance must be >= 0, got -1.0"):
+        label_guidance_for(config["conditioning"], {"instrument": (-1.0, None)})
 
 
 def test_old_unconditional_configs_build_the_same_net_as_before():

@@ -6,6 +6,7 @@ import torch
 
 from sgm.audio.dsp import lowpass
 from sgm.kinds.frechet import frechet_distance
+from sgm.kinds.kernel import kernel_distance
 from sgm.notes.crepe import CrepeAnalysis, analyze
 from sgm.notes.metrics import (
     audio_metrics,
@@ -133,10 +134,41 @@ def test_frechet_distance_of_commuting_2d_gaussians():
     assert frechet_distance(a, b) == pytest.approx(expected.item(), rel=0.05)
 
 
+def test_kernel_distance_of_two_points_by_hand():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    b = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])
+    # k(x, y) = (x.y / 2 + 1)^3: within a 1 (off the diagonal), within b 0, across 3.375 twice and 0.125 twice
+    assert kernel_distance(a, b) == pytest.approx(1.0 + 0.0 - 2 * (3.375 + 0.125) / 2, rel=1e-12)
+    assert kernel_distance(a, b) == pytest.approx(kernel_distance(b, a), rel=1e-12)
+
+
+def test_kernel_distance_is_unbiased_where_the_frechet_distance_is_not():
+    # Small sets from one distribution: the kernel distance averages 0, the Frechet distance far
+    # above it; a narrower set (alike samples) has a lower Frechet distance than real data itself.
+    generator = torch.Generator().manual_seed(0)
+    draws = [(torch.randn(10, 8, generator=generator, dtype=torch.float64), torch.randn(10, 8, generator=generator, dtype=torch.float64)) for _ in range(400)]
+    kernel = torch.tensor([kernel_distance(a, b) for a, b in draws])
+    assert abs(kernel.mean()) < 3 * kernel.std() / math.sqrt(len(kernel))
+    frechet = torch.tensor([frechet_distance(a, b) for a, b in draws])
+    assert frechet.mean() > 2.0
+    narrow = torch.tensor([frechet_distance(0.5 * a, b) for a, b in draws])
+    assert narrow.mean() < frechet.mean()
+    narrow_kernel = torch.tensor([kernel_distance(0.5 * a, b) for a, b in draws])
+    assert narrow_kernel.mean() > 10 * kernel.std() / math.sqrt(len(kernel))
+
+
+def test_kernel_distance_names_bad_shapes():
+    with pytest.raises(ValueError, match=r"same D, got shapes \(3, 2\) and \(3, 4\)"):
+        kernel_distance(torch.zeros(3, 2), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        kernel_distance(torch.zeros(1, 2), torch.zeros(3, 2))
+
+
 def test_frechet_distance_separates_tones_from_noise(bank):
     tones, timbre, noise = (bank[name][1].embedding for name in ("tones", "timbre", "noise"))
     assert abs(frechet_distance(tones, tones)) < 1e-5
     assert frechet_distance(tones, noise) > 5 * frechet_distance(tones, timbre)
+    assert kernel_distance(tones, noise) > 5 * kernel_distance(tones, timbre)
 
 
 def test_shaped_noise_has_exactly_the_reference_magnitude_spectrum():

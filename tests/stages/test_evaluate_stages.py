@@ -21,6 +21,7 @@ from sgm.core.likelihood import log_likelihood
 from sgm.core.score import score_fn_from_net
 from sgm.core.sde import make_sde
 from sgm.kinds import make_layout
+from sgm.kinds.kernel import kernel_distance
 from sgm.kinds.kind import BY_INSTRUMENT_COLUMNS, DataError
 from sgm.nets.build import build_net
 from sgm.notes.evaluation import Judged, by_instrument
@@ -140,12 +141,13 @@ def test_evaluate_scores_tones_above_noise_for_every_checkpoint(repo):
     assert sorted(metrics) == ["epoch_001", "epoch_002"]
     for numbers in metrics.values():
         good, bad = numbers["euler_maruyama"], numbers["probability_flow_ode"]
-        assert set(good) == {"pitchedness", "pitch_accuracy", "spectral_flatness", "spectral_flatness_in_band", "frechet_distance"}
+        assert set(good) == {"pitchedness", "pitch_accuracy", "spectral_flatness", "spectral_flatness_in_band", "frechet_distance", "kernel_distance"}
         assert good["pitchedness"] == good["pitch_accuracy"] == 1.0
         assert bad["pitchedness"] == bad["pitch_accuracy"] == 0.0
         assert good["spectral_flatness"] < 1e-3 < 0.5 < bad["spectral_flatness"]
         assert good["spectral_flatness"] < good["spectral_flatness_in_band"] < 1e-3 < 0.5 < bad["spectral_flatness_in_band"]
         assert bad["frechet_distance"] > 3 * good["frechet_distance"]
+        assert good["kernel_distance"] < 0 < bad["kernel_distance"]  # unbiased, not >= 0: the held-out notes in another phase fall below 0
         assert numbers["bpd_nfe"] >= 8 and math.isfinite(numbers["bpd"])
 
 
@@ -171,6 +173,9 @@ def test_by_instrument_sets_each_requested_instrument_beside_its_held_out_clips(
     assert table["times_real"].iloc[3] == spectral_flatness(hissy[2:], SAMPLE_RATE, BAND_HZ) / real_violin > 10
     # a shift of the mean alone: the distance is its squared length (3 channels moved by 1, then by 3)
     assert table["frechet_distance"].tolist() == pytest.approx([3.0, 0.0, 0.0, 27.0], abs=1e-5)  # eigenvalue rounding of rank-1 covariances
+    pairs = [(train["piano"], embedding[:2]), (train["violin"], embedding[2:]), (embedding[:2], embedding[:2]), (embedding[2:] + 3, embedding[2:])]
+    assert table["kernel_distance"].tolist() == pytest.approx([kernel_distance(ours, theirs) for ours, theirs in pairs], rel=1e-9)
+    assert table["kernel_distance"].iloc[3] > table["kernel_distance"].iloc[2]
     assert table["instrument_accuracy"].tolist() == [0.5, 1.0, 0.5, 1.0]
     assert table["instrument_accuracy_partials"].isna().all()  # that judge gave no verdicts
 
@@ -216,6 +221,7 @@ def test_reference_real_clips_beat_shaped_noise(repo):
     assert real["pitchedness"] == real["pitch_accuracy"] == 1.0
     assert noise["pitchedness"] < 1.0
     assert noise["frechet_distance"] > real["frechet_distance"]
+    assert noise["kernel_distance"] > real["kernel_distance"]
     assert real["spectral_flatness"] < noise["spectral_flatness"]
     assert real["spectral_flatness_in_band"] < noise["spectral_flatness_in_band"]
 

@@ -15,8 +15,10 @@ import yaml
 
 from sgm.audio.wav import read_wav
 from sgm.checkpoints.inference import load_for_inference
+from sgm.checkpoints.model import build_model
+from sgm.core.labels import balanced_requests, encode_labels
 from sgm.core.samplers import sample as run_sampler
-from sgm.core.score import score_fn_from_net
+from sgm.core.score import LabelGuidance, score_fn_from_net
 from sgm.core.sde import make_sde
 from sgm.kinds import make_layout
 from sgm.kinds.layout import band_limit
@@ -50,8 +52,7 @@ def write_inputs(root: Path) -> None:
         fast_path="off",  # float32, so the stage's draws equal the samplers' own bit for bit
     )
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    t = torch.arange(CLIP) / SAMPLE_RATE
-    audio = torch.stack([0.5 * torch.sin(2 * math.pi * 440 * (1 + k / 8) * t) for k in range(8)])
+    audio = tones()
     layout = make_layout("waveform2d", CLIP, SAMPLE_RATE).fit_scale(audio)
     (root / "data" / "tensors").mkdir(parents=True)
     (root / "data" / "tensors" / "layout.json").write_text(json.dumps(layout.to_dict()))
@@ -59,6 +60,12 @@ def write_inputs(root: Path) -> None:
     net = build_net(CONFIG["net"], CONFIG["channels"], embed_dim=CONFIG["embed_dim"])
     fit(net, make_sde(**CONFIG["sde"]), layout.to_model(audio), lr=1e-3, batch_size=4, epochs=EPOCHS,
         checkpoint_dir=root / "runs" / POINT / "train" / "checkpoints", config=CONFIG, device="cpu")  # fmt: skip
+
+
+def tones() -> torch.Tensor:
+    """Eight sine clips, 440 Hz and up in steps of an eighth."""
+    t = torch.arange(CLIP) / SAMPLE_RATE
+    return torch.stack([0.5 * torch.sin(2 * math.pi * 440 * (1 + k / 8) * t) for k in range(8)])
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +119,38 @@ def test_same_seed_gives_identical_samples(workdir):
     sample.main()
     second = torch.load(workdir / "runs" / POINT / "samples" / "epoch_002" / "heun" / "samples.pt", weights_only=True)
     assert torch.equal(first["x"], second["x"])
+
+
+def test_label_guidance_guides_each_batch_towards_its_requested_instrument(workdir):
+    conditioning = {"pitch": [60, 62], "instrument": ["flute", "violin"]}
+    config = {**CONFIG, "conditioning": conditioning}
+    checkpoints = workdir / "runs" / POINT / "train" / "checkpoints"
+    shutil.rmtree(checkpoints)
+    torch.manual_seed(0)
+    net, sde = build_model(config)
+    layout = make_layout("waveform2d", CLIP, SAMPLE_RATE).fit_scale(tones())
+    labels = torch.tensor([[k % 2, k // 4] for k in range(8)])
+    fit(net, sde, layout.to_model(tones()), checkpoints, config, labels=labels, lr=1e-3, batch_size=4, epochs=EPOCHS, device="cpu", label_dropout=0.3)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["train"]["conditioning"] = list(conditioning)
+    params["sample"].update(samplers=["heun"], guidance=1.0, guidance_interval=None, label_guidance={"instrument": {"scale": 2.0, "interval": [0.0, 1.0]}})
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    sample.main()
+
+    record = torch.load(workdir / "runs" / POINT / "samples" / "epoch_002" / "heun" / "samples.pt", weights_only=True)
+    requests = balanced_requests(conditioning, N_SAMPLES, 3)
+    assert record["requested"] == {kind: [request[kind] for request in requests] for kind in conditioning}
+    net, sde, _ = load_for_inference(checkpoints / "epoch_002.pt", device="cpu")
+    settings = {"steps": 3, "rho": 7.0, "eps": 1e-3}
+    draws = {}
+    for terms in ([LabelGuidance(1, 2.0, (0.0, 1.0))], []):
+        generator, batches = torch.Generator().manual_seed(3), []
+        for first, size in ((0, 2), (2, 2), (4, 1)):
+            score = score_fn_from_net(net, sde, encode_labels(conditioning, requests[first : first + size]), 1.0, None, terms)
+            batches.append(run_sampler("heun", score, sde, sde.prior_sampling((size, 1, 16, 16), generator=generator), settings, generator=generator)[0])
+        draws[bool(terms)] = torch.cat(batches)
+    assert torch.equal(record["x"], draws[True])
+    assert (draws[True] - draws[False]).abs().max() > 1e-4  # the instrument's own guidance made a difference
 
 
 def test_audio_keeps_to_the_data_band_unless_band_limit_is_off(workdir):
