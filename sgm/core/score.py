@@ -73,8 +73,8 @@ def score_fn_from_net(
     """
     if (guidance or label_guidance) and class_labels is None:
         raise ValueError("guidance needs class_labels: an unconditional score has nothing to guide towards")
-    sizes = None if class_labels is None else net.embed.num_classes
     terms = [term for term in [LabelGuidance(EVERY_LABEL, guidance, guidance_interval), *label_guidance] if term.scale]
+    sizes = net.embed.num_classes if terms else None  # read only when guiding: a DDP-wrapped training net has no .embed
 
     def labels_for(x: torch.Tensor) -> torch.Tensor:
         return class_labels.expand(len(x), -1) if len(class_labels) == 1 else class_labels
