@@ -55,22 +55,25 @@ def main() -> None:
                 net, sde, conditioning = load_for_inference(path, device=device)
             except ValueError as err:
                 raise StageError(str(err)) from None
+            try:
+                label_guidance = label_guidance_for(conditioning, {kind: (term.scale, term.interval) for kind, term in settings.label_guidance.items()})
+            except ValueError as err:
+                raise StageError(f"sample.label_guidance does not fit {path}: {err}") from None
             net = fastpath.Accelerated(net, speed)
             requests = balanced_requests(conditioning, settings.n_samples, params.seed)
             metrics[ckpt] = {}
             for sampler in settings.samplers:
                 bar.set_postfix_str(f"{ckpt} {sampler}")
-                x, nfe, seconds = draw(net, sde, conditioning, requests, layout.shape, settings, sampler, params.seed, device)
+                x, nfe, seconds = draw(net, sde, conditioning, label_guidance, requests, layout.shape, settings, sampler, params.seed, device)
                 metrics[ckpt][sampler] = {"nfe": nfe, "seconds_per_sample": seconds / settings.n_samples}
                 kind.save_samples(out / ckpt / sampler, x, layout, requests)
                 bar.update()
     write_json(sampling_metrics_file(point), metrics)
 
 
-def draw(net, sde, conditioning, requests, shape, settings, sampler, seed, device):
+def draw(net, sde, conditioning, label_guidance, requests, shape, settings, sampler, seed, device):
     """Draw n_samples in batches (the i-th for requests[i]); return them on the CPU, the mean NFE per batch and the seconds."""
     generator = torch.Generator(device).manual_seed(seed)
-    label_guidance = label_guidance_for(conditioning, {kind: (term.scale, term.interval) for kind, term in settings.label_guidance.items()})
     batches, nfes = [], []
     start = time.perf_counter()
     with torch.inference_mode():

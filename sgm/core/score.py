@@ -75,6 +75,7 @@ def score_fn_from_net(
         raise ValueError("guidance needs class_labels: an unconditional score has nothing to guide towards")
     terms = [term for term in [LabelGuidance(EVERY_LABEL, guidance, guidance_interval), *label_guidance] if term.scale]
     sizes = net.embed.num_classes if terms else None  # read only when guiding: a DDP-wrapped training net has no .embed
+    by_level = any(term.interval is not None for term in terms)
 
     def labels_for(x: torch.Tensor) -> torch.Tensor:
         return class_labels.expand(len(x), -1) if len(class_labels) == 1 else class_labels
@@ -84,7 +85,7 @@ def score_fn_from_net(
 
     def raw(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         labels = None if class_labels is None else labels_for(x)
-        level = sde.noise_level(t) if terms else None
+        level = sde.noise_level(t) if by_level else None
         inside = [(term, in_interval(level, term.interval)) for term in terms]
         inside = [(term, mask) for term, mask in inside if mask is None or mask.any()]
         if not inside:

@@ -23,6 +23,7 @@ from sgm.kinds.splits import spread
 from sgm.notes.crepe import CrepeAnalysis, analyze
 from sgm.notes.judges import InstrumentJudge, shares
 from sgm.notes.metrics import (
+    EMBEDDING_DISTANCES,
     audio_metrics,
     embedding_distances,
     flatness_by_group,
@@ -181,7 +182,7 @@ def distances(ours: torch.Tensor | None, theirs: torch.Tensor) -> dict[str, floa
     """The embedding distances of two sets; NaN when either has fewer than two."""
     if ours is not None and min(len(ours), len(theirs)) >= 2:
         return embedding_distances(ours, theirs)
-    return dict.fromkeys(("frechet_distance", "kernel_distance"), math.nan)
+    return dict.fromkeys(EMBEDDING_DISTANCES, math.nan)
 
 
 def score(params, data: DataSet, samples: dict) -> tuple[dict, pd.DataFrame]:

@@ -153,9 +153,12 @@ def audio_metrics(
     }
 
 
+EMBEDDING_DISTANCES = {"frechet_distance": frechet_distance, "kernel_distance": kernel_distance}
+
+
 def embedding_distances(ours: torch.Tensor, theirs: torch.Tensor) -> dict[str, float]:
     """The Frechet and the (unbiased) kernel distance between two sets of CREPE embeddings."""
-    return {"frechet_distance": frechet_distance(ours, theirs), "kernel_distance": kernel_distance(ours, theirs)}
+    return {name: distance(ours, theirs) for name, distance in EMBEDDING_DISTANCES.items()}
 
 
 def mean_magnitude_spectrum(batches) -> torch.Tensor:
