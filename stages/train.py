@@ -24,6 +24,7 @@ from dvclive import Live
 from sgm.checkpoints.inference import load_for_inference
 from sgm.checkpoints.model import build_model
 from sgm.core.losses import DenoisingScoreMatching
+from sgm.core.spectral_loss import SpectralTerm
 from sgm.kinds.labels import label_vocabularies, tensor_labels
 from sgm.progress import progress_bar
 from sgm.training import distributed
@@ -71,7 +72,7 @@ def training_config(params, point: str) -> TrainConfig:
         batch_size=settings.batch_size,
         epochs=settings.epochs,
         seed=params.seed,
-        loss=DenoisingScoreMatching(settings.loss_weighting, (settings.precond.log_sigma_mean, settings.precond.log_sigma_std)),
+        loss=DenoisingScoreMatching(settings.loss_weighting, (settings.precond.log_sigma_mean, settings.precond.log_sigma_std), spectral=spectral_term(settings.spectral_loss)),
         lr_schedule=settings.lr_schedule,
         lr_decay_fraction=settings.lr_decay_fraction,
         ema_decay=settings.ema_decay,
@@ -84,6 +85,11 @@ def training_config(params, point: str) -> TrainConfig:
         save_every_steps=settings.save_every_steps,
         save_every_seconds=None if settings.save_every_minutes is None else 60 * settings.save_every_minutes,
     )
+
+
+def spectral_term(settings) -> SpectralTerm | None:
+    """The loss's STFT term, None at weight 0 (the plain score-matching loss)."""
+    return SpectralTerm(settings.weight, settings.sigma_max, tuple(settings.fft_sizes)) if settings.weight else None
 
 
 def run_fingerprint(params, point: str) -> dict:

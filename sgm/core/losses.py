@@ -12,6 +12,7 @@ import torch
 
 from sgm.core.score import score_fn_from_net
 from sgm.core.sde import SDE, per_example
+from sgm.core.spectral_loss import SpectralTerm
 
 WEIGHTINGS = ("study", "likelihood", "edm")
 TRAINING_EPS = 1e-5  # the lowest time (noise level) trained on, as in Song et al.'s code
@@ -33,6 +34,10 @@ class DenoisingScoreMatching:
                     lambda = std^2 (sigma^2 + sigma_data^2) / sigma_data^2, which makes the
                     residual that of the net's raw output against its unit-variance target.
 
+    With `spectral` (sgm.core.spectral_loss), its term on the net's denoised estimate
+    x + std (score std + z) / s(t) (Tweedie's formula; s(t) the mean's scale, 1 for the VE SDE)
+    against x is added: no longer a proper score-matching objective, so its cost shows in bits/dim.
+
     All draws come from the `generator` of the call, for every example of x; with `part` (a slice
     of the batch), the loss is that of the part's examples alone. Ranks of a data-parallel run
     each pass the whole global batch and their own part: together they draw what one process does.
@@ -41,6 +46,7 @@ class DenoisingScoreMatching:
     weighting: str
     log_sigma: tuple[float, float] | None = None  # (mean, std) of ln sigma; the "edm" weighting needs it
     eps: float = TRAINING_EPS
+    spectral: SpectralTerm | None = None
 
     def __post_init__(self):
         if self.weighting not in WEIGHTINGS:
@@ -76,6 +82,11 @@ class DenoisingScoreMatching:
         mean, std = sde.marginal_prob(x, t)
         std = per_example(std, x)
         score = score_fn_from_net(net, sde, class_labels)(mean + std * z, t)
+        extra = 0.0
+        if self.spectral is not None:
+            scale, _ = sde.marginal_prob(torch.ones_like(x), t)
+            denoised = x + std * (score * std + z) / scale
+            extra = self.spectral(denoised, x, sde.noise_level(t))
         if self.weighting == "study":
             residual = score * std + z
         elif self.weighting == "edm":
@@ -84,4 +95,4 @@ class DenoisingScoreMatching:
         else:
             _, diffusion = sde.sde(x, t)
             residual = per_example(diffusion, x) * (score + z / std)
-        return residual.square().flatten(1).sum(dim=1).mean()
+        return residual.square().flatten(1).sum(dim=1).mean() + extra

@@ -286,6 +286,21 @@ class Precond(Section):
     log_sigma_std: PositiveFloat
 
 
+class SpectralLoss(Section):
+    """A multi-resolution STFT term on the denoised estimate at low noise levels (sgm.core.spectral_loss)."""
+
+    weight: Annotated[float, Field(ge=0)]  # 0: off, the plain score-matching loss
+    sigma_max: PositiveFloat  # only examples noised at most this much (EDM sigma)
+    fft_sizes: list[Annotated[int, Field(ge=16)]]
+
+    @field_validator("fft_sizes")
+    @classmethod
+    def _some_sizes(cls, sizes):
+        if not sizes:
+            raise ValueError("fft_sizes needs at least one FFT size")
+        return sizes
+
+
 RUN_SETTINGS = ("nproc_per_node", "nnodes", "save_every_minutes", "save_every_steps")  # train keys that say how a run is
 # executed, not what it computes: neither in the train stage's cache key (dvc.yaml) nor in its resume fingerprint
 
@@ -303,6 +318,7 @@ class Train(Section):
     lr_schedule: Literal["constant", "linear", "cosine"]  # the grid point's lr, decayed toward 0 (reached one step after the last)
     lr_decay_fraction: Annotated[float, Field(gt=0, le=1)]  # the decay spans this last fraction of the steps
     crop_samples: PositiveInt | None  # train waveform1d nets on random windows of this many samples; null: whole clips
+    spectral_loss: SpectralLoss
     ema_decay: Annotated[float, Field(ge=0, lt=1)]
     grad_clip: PositiveFloat | None
     compile: FastPathMode
@@ -572,6 +588,13 @@ class Params(Section):
             raise ValueError(f"tensorize.layout {self.tensorize.layout!r} does not fit render.clip_samples={self.render.clip_samples}: {err}") from None
         if crop is not None and crop > shape[-1]:
             raise ValueError(f"train.crop_samples={crop} exceeds the {shape[-1]} samples of a clip (render.clip_samples)")
+        spectral = self.train.spectral_loss
+        if spectral.weight:
+            trained = crop or shape[-1]
+            if layout.net != "unet1d":
+                raise ValueError(f"train.spectral_loss reads 1-D waveforms: it needs tensorize.layout 'waveform1d', not {self.tensorize.layout!r} (or weight 0)")
+            if max(spectral.fft_sizes) > trained:
+                raise ValueError(f"train.spectral_loss.fft_sizes {spectral.fft_sizes} exceed the {trained} samples trained on (train.crop_samples or the clip)")
         for name, point in self.grid.items():
             arch = self.archs[point.arch]
             if arch.net != layout.net:

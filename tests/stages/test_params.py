@@ -220,6 +220,10 @@ BAD_VALUES = [
     ("train/crop_samples", 0, ["train.crop_samples:", "greater than 0"]),
     ("train/crop_samples", 4000, ["train.crop_samples=4000", "divisible by 64"]),
     ("train/crop_samples", 32768, ["train.crop_samples=32768 exceeds the 16384 samples"]),
+    ("train/spectral_loss/weight", -0.1, ["train.spectral_loss.weight:", "greater than or equal to 0"]),
+    ("train/spectral_loss/sigma_max", 0.0, ["train.spectral_loss.sigma_max:", "greater than 0"]),
+    ("train/spectral_loss/fft_sizes", [], ["train.spectral_loss.fft_sizes:", "at least one FFT size"]),
+    ("train/spectral_loss/fft_sizes", [8], ["train.spectral_loss.fft_sizes.0:", "greater than or equal to 16"]),
     ("train/ema_decay", 1.0, ["train.ema_decay:", "less than 1"]),
     ("train/grad_clip", 0.0, ["train.grad_clip:", "greater than 0"]),
     ("train/compile", True, ["train.compile:", "'auto', 'on' or 'off'"]),
@@ -304,6 +308,17 @@ def test_crops_are_refused_for_layouts_other_than_the_1d_waveform(tmp_path):
     params = edit(edit(default_params(), "train/crop_samples", 4096), "tensorize/layout", "waveform2d")
     with pytest.raises(ParamsError, match="train.crop_samples=4096 crops 1-D clips: it needs tensorize.layout 'waveform1d', not 'waveform2d'"):
         load(tmp_path, params)
+
+
+def test_the_spectral_loss_needs_1d_waveforms_at_least_as_long_as_its_largest_fft(tmp_path):
+    def spectral(weight, key, value):
+        return edit(edit(default_params(), "train/spectral_loss/weight", weight), key, value)
+
+    with pytest.raises(ParamsError, match="train.spectral_loss reads 1-D waveforms: it needs tensorize.layout 'waveform1d', not 'waveform2d'"):
+        load(tmp_path, spectral(0.05, "tensorize/layout", "waveform2d"))
+    with pytest.raises(ParamsError, match=r"train.spectral_loss.fft_sizes \[512, 1024, 2048\] exceed the 1024 samples trained on"):
+        load(tmp_path, spectral(0.05, "train/crop_samples", 1024))
+    assert load(tmp_path, spectral(0.0, "train/crop_samples", 1024)).train.crop_samples == 1024  # off: no FFT to fit
 
 
 def shipped_leaves(node, prefix=()):
