@@ -10,7 +10,9 @@ experiments").
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import sys
 
 from tests.helpers.dvc_project import dvc_project
 from tests.helpers.tiny_project import one_point_params
@@ -56,3 +58,14 @@ def test_an_experiment_pushed_from_one_clone_is_pulled_whole_into_another(tmp_pa
     assert "lr: 0.003" in (tmp_path / "b" / "params.yaml").read_text()
     repro = run_b("dvc", "repro")
     assert "Running stage" not in repro.stdout and "Data and pipelines are up to date" in repro.stdout
+
+
+def test_a_clone_without_the_bytecode_of_another_finds_the_pipeline_up_to_date(tmp_path):
+    """Bytecode carries its source's mtime, so it differs per clone: it must not be part of a code dependency."""
+    root = tmp_path / "a"
+    _, run = dvc_project(root, one_point_params(), stages=["render"])
+    run(sys.executable, "-m", "compileall", "-q", "sgm", "stages")  # what running the code writes unless PYTHONDONTWRITEBYTECODE
+    run("dvc", "repro")
+    for cache in root.glob("s*/**/__pycache__"):
+        shutil.rmtree(cache)
+    assert "Data and pipelines are up to date" in run("dvc", "status").stdout
