@@ -2,7 +2,7 @@ import json
 import math
 from pathlib import Path
 
-from benchmarks import peers
+from benchmarks import peers, spectral_term_cost
 from benchmarks.run import STUDY_ARCHS, main, study_archs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,3 +64,10 @@ def test_the_peers_train_and_sample_beside_this_project_with_equal_work(tmp_path
         assert row["sample_ratio"] == row["seconds_per_note"] / ours["seconds_per_note"]
     table = (tmp_path / "peers.md").read_text()
     assert table.count("\n| ") == 1 + len(rows) and "seeded random clips" in table
+
+
+def test_the_spectral_term_is_timed_beside_the_plain_loss(capsys, single_thread):
+    seconds = spectral_term_cost.main(["--steps", "1", "--batch", "2", "--crop", "2048", "--fast-path", "off"])
+    assert set(seconds) == {"without", "with"} and all(value > 0 for value in seconds.values())
+    printed = capsys.readouterr().out
+    assert "float32, batch 2 x 2048, 1 threads" in printed and f"ratio {seconds['with'] / seconds['without']:.2f}" in printed
