@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return time.perf_counter() - start
 
     seconds = {name: [] for name in losses}
-    for round in range(2 + args.steps):
+    for repeat in range(2 + args.steps):
         for name, loss in losses.items():
             elapsed = step(loss)
-            if round >= 2:
+            if repeat >= 2:
                 seconds[name].append(elapsed)
     without, with_term = (statistics.median(seconds[name]) for name in losses)
     print(f"{speed.describe()}, batch {args.batch} x {args.crop}, {torch.get_num_threads()} threads, median of {args.steps} steps each")
