@@ -1,10 +1,11 @@
 """What the spectral term (train.spectral_loss) costs a training step: steps with and without it,
 interleaved in one run, on the fast path the machine would train with.
 
-    python -m benchmarks.spectral_term_cost [--steps 9] [--fast-path auto]
+    python -m benchmarks.spectral_term_cost [--steps 9] [--fast-path auto] [--arch b4-1d-32to256] [--weight 0.05]
 
-The net is the cpu-notes preset's (archs.b4-1d-32to256), on batches of 32 crops of 4096 samples,
-with the EDM loss and weighting; the term at weight 0.05, noise levels up to 1, FFTs 512-2048.
+Run in the project root: the net (archs.ARCH), sigma_data, the training noise levels and the
+term's sigma_max and FFT sizes are params.yaml's; batches of 32 crops of 4096 samples, the EDM
+loss and weighting, the term at --weight (0.05: rows 17k-17l of docs/diagnosis.md).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from sgm.core.sde import VESDE
 from sgm.core.spectral_loss import SpectralTerm
 from sgm.nets import fastpath
 from sgm.nets.build import build_net
-
-LOG_SIGMA = (-1.2, 1.2)  # params.yaml's train.precond log_sigma_mean / log_sigma_std
+from stages.common.params import load_params
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -32,16 +32,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--crop", type=int, default=4096)
     parser.add_argument("--fast-path", default="auto", choices=fastpath.MODES)
+    parser.add_argument("--arch", default="b4-1d-32to256", help="a name under params.yaml's archs")
+    parser.add_argument("--weight", type=float, default=0.05)
     args = parser.parse_args(argv)
+    params = load_params()
+    arch, precond, spectral = params.archs[args.arch], params.train.precond, params.train.spectral_loss
     torch.manual_seed(0)
     sde = VESDE(0.002, 80.0)
-    net = EDMPrecond(build_net("unet1d", [32, 64, 128, 256], embed_dim=256), sde, sigma_data=0.5)
+    net = EDMPrecond(build_net(arch.net, arch.channels, embed_dim=arch.embed_dim), sde, sigma_data=precond.sigma_data)
+    log_sigma = (precond.log_sigma_mean, precond.log_sigma_std)
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     speed = fastpath.choose(args.fast_path, "off", torch.device("cpu"), dims=3)
     x = 0.5 * torch.randn(args.batch, 1, args.crop)
     losses = {
-        "without": DenoisingScoreMatching("edm", LOG_SIGMA),
-        "with": DenoisingScoreMatching("edm", LOG_SIGMA, spectral=SpectralTerm(0.05, 1.0, (512, 1024, 2048))),
+        "without": DenoisingScoreMatching("edm", log_sigma),
+        "with": DenoisingScoreMatching("edm", log_sigma, spectral=SpectralTerm(args.weight, spectral.sigma_max, tuple(spectral.fft_sizes))),
     }
     generator = torch.Generator().manual_seed(0)
 
