@@ -5,6 +5,8 @@ std sigma_data: so its score must be the exact score of N(0, sigma_data^2 I) thr
 samplers must return that Gaussian, and the EDM loss must be one per dimension at every noise level.
 """
 
+import functools
+
 import pytest
 import torch
 
@@ -131,16 +133,19 @@ def test_label_guidance_guides_towards_one_kind_with_the_others_held():
     free = score_fn_from_net(net, sde, torch.tensor([[2, 3]] * 3))(x, t)
     (instrument,) = label_guidance_for(config["conditioning"], {"instrument": (1.5, None)})
     assert instrument.column == 1
+    # each path batches the net's passes its own way, so float32 rounding differs (1e-5 relative on AMX);
+    # the guidance terms compared are 1e-2 to 3 here, far above this tolerance
+    assert_near = functools.partial(torch.testing.assert_close, rtol=1e-4, atol=1e-5)
     alone = score_fn_from_net(net, sde, labels, label_guidance=[instrument])(x, t)
-    torch.testing.assert_close(alone, 2.5 * conditional - 1.5 * pitch_only, rtol=1e-4, atol=1e-5)
+    assert_near(alone, 2.5 * conditional - 1.5 * pitch_only)
     assert (conditional - pitch_only).abs().max() > 1e-4
     both = score_fn_from_net(net, sde, labels, guidance=2.0, label_guidance=[instrument])(x, t)
-    torch.testing.assert_close(both, 4.5 * conditional - 2.0 * free - 1.5 * pitch_only, rtol=1e-4, atol=1e-5)
+    assert_near(both, 4.5 * conditional - 2.0 * free - 1.5 * pitch_only)
     (inside,) = label_guidance_for(config["conditioning"], {"instrument": (1.5, (0.1, 1.0))})  # its own interval
     interval = score_fn_from_net(net, sde, labels, guidance=2.0, guidance_interval=(0.01, 0.1), label_guidance=[inside])(x, t)
-    torch.testing.assert_close(interval[0], score_fn_from_net(net, sde, labels, guidance=2.0)(x, t)[0])
-    torch.testing.assert_close(interval[1], alone[1])
-    torch.testing.assert_close(interval[2], conditional[2])
+    assert_near(interval[0], score_fn_from_net(net, sde, labels, guidance=2.0)(x, t)[0])
+    assert_near(interval[1], alone[1])
+    assert_near(interval[2], conditional[2])
     with pytest.raises(ValueError, match=r"label guidance on \['velocity'\]: the model is conditioned on pitch, instrument"):
         label_guidance_for(config["conditioning"], {"velocity": (1.0, None)})
     with pytest.raises(ValueError, match="guidance must be >= 0, got -1.0"):
